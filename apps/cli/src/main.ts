@@ -1,0 +1,85 @@
+/**
+ * The `lookalike` command. Composition root: parses configuration once, creates the one
+ * pino root logger, and hands children of it to the command that runs.
+ */
+import { parseArgs } from 'node:util';
+import { LookalikeError, loadConfig } from '@lookalike/core';
+import { pino } from 'pino';
+import { COMMANDS } from './commands.js';
+
+function usage(): string {
+  const lines = COMMANDS.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`);
+  return [
+    'Usage: lookalike [--models DIR] [--data DIR] <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Global options:',
+    '  --models DIR   model files (env LOOKALIKE_MODELS_DIR, default models/)',
+    '  --data DIR     catalog database and index (env LOOKALIKE_DATA_DIR, default data/)',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, tokens } = parseArgs({
+    args: argv,
+    options: {
+      models: { type: 'string' },
+      data: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  // Global options are those before the command name; everything after belongs to the command.
+  const commandToken = tokens.find((t) => t.kind === 'positional');
+  const name = positionals[0];
+  if (name === undefined || commandToken === undefined) {
+    process.stdout.write(`${usage()}\n`);
+    return values.help === true ? 0 : 2;
+  }
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (spec === undefined) {
+    process.stderr.write(`lookalike: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const rest = argv.slice(commandToken.index + 1);
+  const global = argv.slice(0, commandToken.index);
+  const g = parseArgs({
+    args: global,
+    options: { models: { type: 'string' }, data: { type: 'string' } },
+    strict: true,
+  });
+
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({ modelsDir: g.values.models, dataDir: g.values.data });
+  } catch (err) {
+    if (err instanceof LookalikeError && err.code === 'CONFIG_INVALID') {
+      const problems = (err.details.problems as string[] | undefined) ?? [];
+      process.stderr.write(
+        `lookalike: invalid configuration. Fix these variables:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`,
+      );
+      return 78;
+    }
+    throw err;
+  }
+  const root = pino({ level: config.logLevel, base: { app: 'lookalike' } }, pino.destination(2));
+  const logger = root.child({ component: 'cli', command: name });
+  try {
+    return await spec.run(rest, { config, logger, stdout: process.stdout, stderr: process.stderr });
+  } catch (err) {
+    if (err instanceof LookalikeError) {
+      logger.debug({ err }, 'command failed');
+      process.stderr.write(`lookalike ${name}: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    logger.error({ err }, 'command crashed');
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,224 @@
+/**
+ * The product's configuration. This is the only module that reads `process.env`.
+ * It is parsed once at start-up with one zod schema; an invalid configuration names
+ * every bad variable (never its value) and the process exits before anything starts.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { LookalikeError } from './errors.js';
+
+/** Discord's attachment CDN hosts and Slack's file host. */
+export const DEFAULT_ATTACHMENT_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'files.slack.com'] as const;
+
+const list = z
+  .string()
+  .optional()
+  .transform((s) =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  );
+const optionalString = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
+const bool = (def: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? def : ['1', 'true', 'on', 'yes'].includes(v)));
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+const num = (def: number, min: number, max: number) => z.coerce.number().min(min).max(max).default(def);
+const url = optionalString.pipe(z.url().optional());
+
+/** Every environment variable the product reads. `.env.example` documents each one. */
+export const configSchema = z.object({
+  LOOKALIKE_MODELS_DIR: z.string().default('models'),
+  LOOKALIKE_DATA_DIR: z.string().default('data'),
+  LOOKALIKE_CATALOG_DIR: optionalString,
+  LOOKALIKE_LABELS: optionalString,
+  LOOKALIKE_RUNTIME: z.enum(['onnx', 'tfjs']).default('onnx'),
+  LOOKALIKE_RESIZE: z.enum(['stretch', 'pad']).default('stretch'),
+  LOOKALIKE_EXIF: bool(true),
+  LOOKALIKE_THREADS: int(0, 0, 256),
+  LOOKALIKE_BATCH_SIZE: int(8, 1, 256),
+  LOOKALIKE_INDEX: z.enum(['flat', 'hnsw']).default('flat'),
+  LOOKALIKE_HNSW_EF_SEARCH: int(128, 1, 4096),
+  LOOKALIKE_MAX_PIXELS: int(40_000_000, 1, 1_000_000_000),
+  LOOKALIKE_MAX_BYTES: int(20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+  LOOKALIKE_RATE_PER_MINUTE: int(5, 1, 10_000),
+  LOOKALIKE_QUEUE_MAX: int(16, 1, 10_000),
+  LOOKALIKE_FAR_DISTANCE: num(0.5, 0, 4),
+  LOOKALIKE_FETCH_TIMEOUT_MS: int(15_000, 100, 600_000),
+  LOOKALIKE_FETCH_CONNECT_TIMEOUT_MS: int(5_000, 50, 600_000),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(3000, 0, 65535),
+  LOCAL_PAGE: z
+    .enum(['on', 'off'])
+    .default('on')
+    .transform((v) => v === 'on'),
+  ATTACHMENT_HOSTS: list.transform((hosts) => (hosts.length > 0 ? hosts : [...DEFAULT_ATTACHMENT_HOSTS])),
+  DISCORD_TOKEN: optionalString,
+  DISCORD_APP_ID: optionalString,
+  DISCORD_WATCH_CHANNELS: list,
+  DISCORD_ADMIN_ROLE_IDS: list,
+  DISCORD_API_BASE: url,
+  DISCORD_ATTACH_IMAGES: bool(false),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_ADMIN_USER_IDS: list,
+  SLACK_API_URL: url,
+});
+
+type RawConfig = z.output<typeof configSchema>;
+
+/** The parsed, frozen configuration. */
+export interface Config {
+  modelsDir: string;
+  dataDir: string;
+  catalog: { imagesDir: string | undefined; labelsPath: string | undefined };
+  embedder: {
+    runtime: 'onnx' | 'tfjs';
+    resize: 'stretch' | 'pad';
+    exif: boolean;
+    /** 0 = one per core. */
+    threads: number;
+    batchSize: number;
+    maxPixels: number;
+    maxBytes: number;
+  };
+  index: { kind: 'flat' | 'hnsw'; efSearch: number };
+  limits: { ratePerMinute: number; queueMax: number; farDistance: number };
+  fetch: { timeoutMs: number; connectTimeoutMs: number; maxBytes: number; allowedHosts: string[] };
+  logLevel: RawConfig['LOG_LEVEL'];
+  http: { host: string; port: number; localPage: boolean };
+  discord:
+    | {
+        token: string;
+        appId: string | undefined;
+        watchChannels: string[];
+        adminRoleIds: string[];
+        apiBase: string | undefined;
+        attachImages: boolean;
+      }
+    | undefined;
+  slack:
+    | {
+        botToken: string;
+        signingSecret: string | undefined;
+        appToken: string | undefined;
+        adminUserIds: string[];
+        apiUrl: string | undefined;
+      }
+    | undefined;
+}
+
+/** Command-line overrides that win over the environment. */
+export interface ConfigOverrides {
+  modelsDir?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+/**
+ * Parses an environment object. Pure: tests pass their own object.
+ * @throws LookalikeError CONFIG_INVALID, with `details.variables` naming every bad variable.
+ */
+export function parseConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: ConfigOverrides = {},
+): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const variables = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '?')))];
+    throw new LookalikeError('CONFIG_INVALID', `Invalid configuration: ${variables.join(', ')}`, {
+      details: { variables, problems: parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`) },
+    });
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  if (c.SLACK_BOT_TOKEN !== undefined && c.SLACK_SIGNING_SECRET === undefined && c.SLACK_APP_TOKEN === undefined) {
+    problems.push('SLACK_SIGNING_SECRET: required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  }
+  if (problems.length > 0) {
+    const variables = problems.map((p) => p.split(':')[0] ?? p);
+    throw new LookalikeError('CONFIG_INVALID', `Invalid configuration: ${variables.join(', ')}`, {
+      details: { variables, problems },
+    });
+  }
+  const config: Config = {
+    modelsDir: resolve(overrides.modelsDir ?? c.LOOKALIKE_MODELS_DIR),
+    dataDir: resolve(overrides.dataDir ?? c.LOOKALIKE_DATA_DIR),
+    catalog: {
+      imagesDir: c.LOOKALIKE_CATALOG_DIR === undefined ? undefined : resolve(c.LOOKALIKE_CATALOG_DIR),
+      labelsPath: c.LOOKALIKE_LABELS === undefined ? undefined : resolve(c.LOOKALIKE_LABELS),
+    },
+    embedder: {
+      runtime: c.LOOKALIKE_RUNTIME,
+      resize: c.LOOKALIKE_RESIZE,
+      exif: c.LOOKALIKE_EXIF,
+      threads: c.LOOKALIKE_THREADS,
+      batchSize: c.LOOKALIKE_BATCH_SIZE,
+      maxPixels: c.LOOKALIKE_MAX_PIXELS,
+      maxBytes: c.LOOKALIKE_MAX_BYTES,
+    },
+    index: { kind: c.LOOKALIKE_INDEX, efSearch: c.LOOKALIKE_HNSW_EF_SEARCH },
+    limits: {
+      ratePerMinute: c.LOOKALIKE_RATE_PER_MINUTE,
+      queueMax: c.LOOKALIKE_QUEUE_MAX,
+      farDistance: c.LOOKALIKE_FAR_DISTANCE,
+    },
+    fetch: {
+      timeoutMs: c.LOOKALIKE_FETCH_TIMEOUT_MS,
+      connectTimeoutMs: c.LOOKALIKE_FETCH_CONNECT_TIMEOUT_MS,
+      maxBytes: c.LOOKALIKE_MAX_BYTES,
+      allowedHosts: c.ATTACHMENT_HOSTS,
+    },
+    logLevel: c.LOG_LEVEL,
+    http: { host: c.HOST, port: c.PORT, localPage: c.LOCAL_PAGE },
+    discord:
+      c.DISCORD_TOKEN === undefined
+        ? undefined
+        : {
+            token: c.DISCORD_TOKEN,
+            appId: c.DISCORD_APP_ID,
+            watchChannels: c.DISCORD_WATCH_CHANNELS,
+            adminRoleIds: c.DISCORD_ADMIN_ROLE_IDS,
+            apiBase: c.DISCORD_API_BASE,
+            attachImages: c.DISCORD_ATTACH_IMAGES,
+          },
+    slack:
+      c.SLACK_BOT_TOKEN === undefined
+        ? undefined
+        : {
+            botToken: c.SLACK_BOT_TOKEN,
+            signingSecret: c.SLACK_SIGNING_SECRET,
+            appToken: c.SLACK_APP_TOKEN,
+            adminUserIds: c.SLACK_ADMIN_USER_IDS,
+            apiUrl: c.SLACK_API_URL,
+          },
+  };
+  return deepFreeze(config);
+}
+
+/**
+ * Reads `.env` (when present in the working directory) and the process environment once.
+ * Variables already set in the environment win over `.env`.
+ * @throws LookalikeError CONFIG_INVALID
+ */
+export function loadConfig(overrides: ConfigOverrides = {}, envFile = '.env'): Config {
+  const path = resolve(envFile);
+  if (existsSync(path)) process.loadEnvFile(path);
+  return parseConfig(process.env, overrides);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
