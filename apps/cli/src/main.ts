@@ -7,8 +7,9 @@ import { LookalikeError, loadConfig } from '@lookalike/core';
 import { pino } from 'pino';
 import { COMMANDS } from './commands.js';
 
-function usage(): string {
-  const lines = COMMANDS.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`);
+async function usage(): Promise<string> {
+  const specs = await Promise.all(COMMANDS.map((c) => c.load()));
+  const lines = specs.map((c) => `  ${c.usage}\n      ${c.summary}`);
   return [
     'Usage: lookalike [--models DIR] [--data DIR] <command> [options]',
     '',
@@ -37,12 +38,12 @@ export async function main(argv: string[]): Promise<number> {
   const commandToken = tokens.find((t) => t.kind === 'positional');
   const name = positionals[0];
   if (name === undefined || commandToken === undefined) {
-    process.stdout.write(`${usage()}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return values.help === true ? 0 : 2;
   }
-  const spec = COMMANDS.find((c) => c.name === name);
-  if (spec === undefined) {
-    process.stderr.write(`lookalike: unknown command "${name}"\n\n${usage()}\n`);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
+    process.stderr.write(`lookalike: unknown command "${name}"\n\n${await usage()}\n`);
     return 2;
   }
   const rest = argv.slice(commandToken.index + 1);
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const root = pino({ level: config.logLevel, base: { app: 'lookalike' } }, pino.destination(2));
   const logger = root.child({ component: 'cli', command: name });
+  const spec = await entry.load();
   try {
     return await spec.run(rest, { config, logger, stdout: process.stdout, stderr: process.stderr });
   } catch (err) {

@@ -1,0 +1,87 @@
+/**
+ * `lookalike embed IMAGE... [--runtime onnx|tfjs] [--resize stretch|pad] [--no-exif]`
+ * Prints one JSON array of 2048 numbers per image, one per line, in argument order.
+ * A bad image prints `path: CODE: sentence` to stderr; the others still print; exit 1.
+ */
+import { parseArgs } from 'node:util';
+import { asLookalikeError, isLookalikeError } from '@lookalike/core';
+import type { CommandSpec } from '../context.js';
+import { type EmbedderOverrides, openEmbedder } from '../embedder.js';
+
+const USAGE = 'embed IMAGE... [--runtime onnx|tfjs] [--resize stretch|pad] [--no-exif]';
+
+function usageError(ctx: { stderr: NodeJS.WritableStream }, message: string): number {
+  ctx.stderr.write(`lookalike embed: ${message}\nUsage: lookalike ${USAGE}\n`);
+  return 2;
+}
+
+function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.write(text)) resolve();
+    else stream.once('drain', resolve);
+  });
+}
+
+export const embedCommand: CommandSpec = {
+  name: 'embed',
+  summary: 'print the 2048-d vector of each image (JSON, one per line)',
+  usage: USAGE,
+  async run(argv, ctx) {
+    let parsed: ReturnType<typeof parseOptions>;
+    try {
+      parsed = parseOptions(argv);
+    } catch (err) {
+      return usageError(ctx, (err as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length === 0) return usageError(ctx, 'no image given');
+    const overrides: EmbedderOverrides = {};
+    if (values.runtime !== undefined) {
+      if (values.runtime !== 'onnx' && values.runtime !== 'tfjs')
+        return usageError(ctx, `unknown runtime "${values.runtime}"`);
+      overrides.runtime = values.runtime;
+    }
+    if (values.resize !== undefined) {
+      if (values.resize !== 'stretch' && values.resize !== 'pad')
+        return usageError(ctx, `unknown resize mode "${values.resize}"`);
+      overrides.resize = values.resize;
+    }
+    if (values['no-exif'] === true) overrides.exif = false;
+
+    const embedder = await openEmbedder(ctx, overrides);
+    let failures = 0;
+    try {
+      // All images go in at once so the embedder can batch them; results print in order.
+      const results = positionals.map((path) => embedder.embed([path]).then((v) => v[0] as Float32Array));
+      for (const r of results) r.catch(() => {});
+      for (let i = 0; i < positionals.length; i++) {
+        try {
+          const vector = await (results[i] as Promise<Float32Array>);
+          await write(ctx.stdout, `${JSON.stringify(Array.from(vector))}\n`);
+        } catch (err) {
+          failures++;
+          const e = asLookalikeError(err);
+          const sentence = isLookalikeError(err) && e.isUserFacing ? e.userMessage : e.message;
+          ctx.logger.debug({ err: e, path: positionals[i] }, 'embed failed');
+          ctx.stderr.write(`${positionals[i]}: ${e.code}: ${sentence}\n`);
+        }
+      }
+    } finally {
+      await embedder.dispose();
+    }
+    return failures > 0 ? 1 : 0;
+  },
+};
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      runtime: { type: 'string' },
+      resize: { type: 'string' },
+      'no-exif': { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Runs lookalike on Discord only, plus /healthz and (unless LOCAL_PAGE=off) the local page.
+ * Composition root: config → root pino logger → embedder → catalog → service → HTTP → bot.
+ * SIGTERM/SIGINT: stop taking work, let in-flight answers finish, log out, close everything.
+ */
+import { openCatalog } from '@lookalike/catalog';
+import { createSimilarityService, LookalikeError, loadConfig } from '@lookalike/core';
+import { createDiscordBot } from '@lookalike/discord';
+import { createEmbedder, UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
+import { createHttpServer } from '@lookalike/server';
+import { pino } from 'pino';
+
+/** Longest wait for in-flight answers on shutdown before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
+async function main(): Promise<number> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof LookalikeError && err.code === 'CONFIG_INVALID') {
+      const problems = (err.details.problems as string[] | undefined) ?? [];
+      process.stderr.write(`discord-bot: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      return 78;
+    }
+    throw err;
+  }
+  const root = pino({ level: config.logLevel, base: { app: 'lookalike-discord' } });
+  const log = root.child({ component: 'main' });
+  const discord = config.discord;
+  if (discord === undefined) {
+    log.fatal({}, 'DISCORD_TOKEN is not set: nothing to run');
+    return 78;
+  }
+
+  const embedder = await createEmbedder({
+    modelsDir: config.modelsDir,
+    runtime: config.embedder.runtime,
+    resize: config.embedder.resize,
+    exif: config.embedder.exif,
+    threads: config.embedder.threads,
+    batchSize: config.embedder.batchSize,
+    maxPixels: config.embedder.maxPixels,
+    maxBytes: config.embedder.maxBytes,
+    logger: root,
+  });
+  if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
+  const catalog = await openCatalog({
+    dataDir: config.dataDir,
+    imagesDir: config.catalog.imagesDir,
+    labelsPath: config.catalog.labelsPath,
+    embedder,
+    index: { kind: config.index.kind, efSearch: config.index.efSearch },
+    batchSize: config.embedder.batchSize,
+    logger: root,
+  });
+  const service = createSimilarityService({
+    embedder,
+    catalog,
+    limits: config.limits,
+    fetch: {
+      allowedHosts: config.fetch.allowedHosts,
+      maxBytes: config.fetch.maxBytes,
+      timeoutMs: config.fetch.timeoutMs,
+      connectTimeoutMs: config.fetch.connectTimeoutMs,
+    },
+    image: { maxBytes: config.embedder.maxBytes, maxPixels: config.embedder.maxPixels },
+    logger: root,
+  });
+  const http = createHttpServer({ service, logger: root, localPage: config.http.localPage });
+  const address = await http.listen(config.http.port, config.http.host);
+  log.info({ ...address, localPage: config.http.localPage }, 'http listening');
+
+  const bot = createDiscordBot({
+    service,
+    token: discord.token,
+    appId: discord.appId,
+    watchChannels: discord.watchChannels,
+    adminRoleIds: discord.adminRoleIds,
+    apiBase: discord.apiBase,
+    attachImages: discord.attachImages,
+    logger: root,
+  });
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down: finishing in-flight answers');
+    const force = setTimeout(() => {
+      log.error({}, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    try {
+      await bot.stop();
+      await http.close();
+      await service.close();
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+    }
+    log.info({}, 'bye');
+    process.exitCode = 0;
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+  await bot.start();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`discord-bot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,107 @@
+/**
+ * Content sniffing by magic bytes. File names and Content-Type headers are never trusted.
+ */
+
+/** Raster formats the product decodes. */
+export type ImageKind = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'heic' | 'tiff';
+
+/** What a byte buffer looks like. */
+export type SniffResult =
+  | { kind: ImageKind; image: true }
+  | { kind: 'svg' | 'html' | 'text' | 'pdf' | 'empty' | 'unknown'; image: false };
+
+const CONTENT_TYPES: Readonly<Record<ImageKind, string>> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  avif: 'image/avif',
+  heic: 'image/heic',
+  tiff: 'image/tiff',
+};
+
+const EXTENSIONS: Readonly<Record<ImageKind, string>> = {
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  avif: 'avif',
+  heic: 'heic',
+  tiff: 'tif',
+};
+
+/** The MIME type of a sniffed raster kind. */
+export function contentTypeOf(kind: ImageKind): string {
+  return CONTENT_TYPES[kind];
+}
+
+/** The usual file extension (without dot) of a sniffed raster kind. */
+export function extensionOf(kind: ImageKind): string {
+  return EXTENSIONS[kind];
+}
+
+function startsWith(bytes: Uint8Array, sig: readonly number[], offset = 0): boolean {
+  if (bytes.length < offset + sig.length) return false;
+  for (let i = 0; i < sig.length; i++) if (bytes[offset + i] !== sig[i]) return false;
+  return true;
+}
+
+function ascii(bytes: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < Math.min(end, bytes.length); i++) s += String.fromCharCode(bytes[i] ?? 0);
+  return s;
+}
+
+/**
+ * Identifies a buffer from its first bytes: a raster image kind, or what it is instead
+ * (SVG, HTML, plain text, PDF, empty, unknown).
+ */
+export function sniff(bytes: Uint8Array): SniffResult {
+  if (bytes.length === 0) return { kind: 'empty', image: false };
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return { kind: 'jpeg', image: true };
+  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { kind: 'png', image: true };
+  if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return { kind: 'gif', image: true };
+  if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return { kind: 'webp', image: true };
+  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) {
+    return { kind: 'tiff', image: true };
+  }
+  if (ascii(bytes, 4, 8) === 'ftyp') {
+    const brand = ascii(bytes, 8, 12);
+    if (brand === 'avif' || brand === 'avis') return { kind: 'avif', image: true };
+    if (['heic', 'heix', 'mif1', 'msf1', 'heim', 'heis', 'hevc', 'hevx'].includes(brand)) {
+      return { kind: 'heic', image: true };
+    }
+    return { kind: 'unknown', image: false };
+  }
+  if (ascii(bytes, 0, 5) === '%PDF-') return { kind: 'pdf', image: false };
+  if (startsWith(bytes, [0x1f, 0x8b])) {
+    // gzip: could be .svgz; never an image we decode.
+    return { kind: 'unknown', image: false };
+  }
+  const head = textHead(bytes);
+  if (head !== undefined) {
+    const lower = head.toLowerCase();
+    if (/<svg[\s>]/.test(lower)) return { kind: 'svg', image: false };
+    if (/^\s*<(!doctype\s+html|html|head|body|script|meta|title|div|p|a|iframe|form)[\s>/]/.test(lower)) {
+      return { kind: 'html', image: false };
+    }
+    if (/<html[\s>]/.test(lower)) return { kind: 'html', image: false };
+    return { kind: 'text', image: false };
+  }
+  return { kind: 'unknown', image: false };
+}
+
+/** The first 1 KiB decoded as text when it looks like text (no NULs or control bytes), else undefined. */
+function textHead(bytes: Uint8Array): string | undefined {
+  let start = 0;
+  if (startsWith(bytes, [0xef, 0xbb, 0xbf])) start = 3;
+  const end = Math.min(bytes.length, start + 1024);
+  let control = 0;
+  for (let i = start; i < end; i++) {
+    const b = bytes[i] ?? 0;
+    if (b === 0) return undefined;
+    if (b < 0x09 || (b > 0x0d && b < 0x20 && b !== 0x1b)) control++;
+  }
+  if (control > (end - start) / 100) return undefined;
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(start, end));
+}

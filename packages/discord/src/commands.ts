@@ -1,0 +1,135 @@
+/**
+ * The application commands lookalike registers, as the exact JSON bodies Discord receives,
+ * and the one call that registers them.
+ */
+import type { Facets } from '@lookalike/core';
+import { LookalikeError } from '@lookalike/core';
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  InteractionContextType,
+  PermissionFlagsBits,
+  REST,
+  type RESTPostAPIApplicationCommandsJSONBody,
+  Routes,
+} from 'discord.js';
+import { createDiscordRestAgent } from './rest-agent.js';
+
+/** Command names, shared by the definitions and the interaction router. */
+export const COMMAND_NAMES = Object.freeze({
+  similar: 'similar',
+  findSimilar: 'Find similar',
+  reindex: 'reindex',
+});
+
+/** Discord allows at most 25 choices per option. */
+const MAX_CHOICES = 25;
+/** Discord limits a choice's name and value to 100 characters. */
+const MAX_CHOICE_LENGTH = 100;
+
+/**
+ * The JSON bodies of `/similar`, the "Find similar" message command and `/reindex`.
+ * Gender choices come from the catalog (at most 25); the category is autocompleted.
+ */
+export function commandDefinitions(facets: Facets): RESTPostAPIApplicationCommandsJSONBody[] {
+  const genders = facets.genders
+    .filter((g) => g.length > 0 && g.length <= MAX_CHOICE_LENGTH)
+    .slice(0, MAX_CHOICES)
+    .map((g) => ({ name: g, value: g }));
+  return [
+    {
+      type: ApplicationCommandType.ChatInput,
+      name: COMMAND_NAMES.similar,
+      description: 'Find the catalog items that look most like a photo',
+      contexts: [InteractionContextType.Guild, InteractionContextType.BotDM],
+      options: [
+        {
+          type: ApplicationCommandOptionType.Attachment,
+          name: 'image',
+          description: 'The photo to search with',
+          required: true,
+        },
+        {
+          type: ApplicationCommandOptionType.String,
+          name: 'gender',
+          description: 'Only items for this gender',
+          required: false,
+          ...(genders.length > 0 ? { choices: genders } : {}),
+        },
+        {
+          type: ApplicationCommandOptionType.String,
+          name: 'category',
+          description: 'Only items of this article type (e.g. Shirts)',
+          required: false,
+          autocomplete: true,
+        },
+        {
+          type: ApplicationCommandOptionType.Integer,
+          name: 'k',
+          description: 'How many results (1-10, default 6)',
+          required: false,
+          min_value: 1,
+          max_value: 10,
+        },
+      ],
+    },
+    {
+      type: ApplicationCommandType.Message,
+      name: COMMAND_NAMES.findSimilar,
+      contexts: [InteractionContextType.Guild, InteractionContextType.BotDM],
+    },
+    {
+      type: ApplicationCommandType.ChatInput,
+      name: COMMAND_NAMES.reindex,
+      description: 'Admins: update the search index from the catalog folder',
+      contexts: [InteractionContextType.Guild],
+      default_member_permissions: PermissionFlagsBits.ManageGuild.toString(),
+    },
+  ];
+}
+
+export interface RegisterCommandsOptions {
+  token: string;
+  /** The application id (the bot's user id). */
+  appId: string;
+  /** Register in one guild (instant, for development); global otherwise (may take up to an hour). */
+  guildId?: string | undefined;
+  /** REST base, e.g. `http://127.0.0.1:PORT/api` in tests. @defaultValue Discord's API */
+  apiBase?: string | undefined;
+  facets: Facets;
+}
+
+/** One registered command as Discord echoes it back. */
+export interface RegisteredCommand {
+  id: string;
+  name: string;
+  type: number;
+}
+
+/**
+ * Replaces the application's commands (guild-scoped when `guildId` is given) with
+ * {@link commandDefinitions}. Uses @discordjs/rest, so rate limits are honoured.
+ * @throws LookalikeError PLATFORM_ERROR when Discord rejects the request.
+ */
+export async function registerCommands(options: RegisterCommandsOptions): Promise<RegisteredCommand[]> {
+  const agent = createDiscordRestAgent();
+  const rest = new REST({ version: '10', agent, ...(options.apiBase === undefined ? {} : { api: options.apiBase }) });
+  rest.setToken(options.token);
+  const route =
+    options.guildId === undefined
+      ? Routes.applicationCommands(options.appId)
+      : Routes.applicationGuildCommands(options.appId, options.guildId);
+  try {
+    const result = (await rest.put(route, { body: commandDefinitions(options.facets) })) as RegisteredCommand[];
+    return result;
+  } catch (err) {
+    throw new LookalikeError('PLATFORM_ERROR', `Discord refused the command registration: ${String(err)}`, {
+      cause: err,
+      details: { guildId: options.guildId ?? null },
+    });
+  } finally {
+    rest.clearHashSweeper();
+    rest.clearHandlerSweeper();
+    await agent.close().catch(() => {});
+  }
+}

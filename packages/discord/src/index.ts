@@ -1,0 +1,3 @@
+export * from './bot.js';
+export * from './commands.js';
+export * from './render.js';

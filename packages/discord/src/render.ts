@@ -1,0 +1,86 @@
+/**
+ * Pure rendering: an Answer becomes a Discord message payload. No client, no I/O.
+ */
+import {
+  type Answer,
+  formatProgressBar,
+  formatResultLine,
+  formatSummary,
+  type ReindexProgress,
+  type ReindexSummary,
+  type ResultImage,
+  type SimilarItem,
+} from '@lookalike/core';
+import { AttachmentBuilder, EmbedBuilder } from 'discord.js';
+
+/** The collage's file name; the embed shows it through `attachment://`. */
+export const COLLAGE_FILENAME = 'lookalike-collage.jpg';
+/** Discord accepts at most 10 attachments per message; one is the collage. */
+const MAX_EXTRA_IMAGES = 9;
+/** Lookalike's embed colour. */
+const EMBED_COLOUR = 0x5865f2;
+
+const IMAGE_EXTENSION = /\.(jpe?g|png|webp|gif|avif|tiff?|bmp|heic|heif)$/i;
+
+/** What the adapter needs to know about an attachment to decide whether to try it. */
+export interface AttachmentLike {
+  name: string;
+  contentType: string | null;
+  url: string;
+}
+
+/**
+ * True when an attachment looks like an image (content type image/* or an image extension).
+ * The real check is the service's sniffing of the bytes.
+ */
+export function isImageAttachment(att: AttachmentLike): boolean {
+  if (att.contentType?.toLowerCase().startsWith('image/') === true) return true;
+  return IMAGE_EXTENSION.test(att.name.split('?')[0] ?? '');
+}
+
+/** "1. Turtle Check Men Navy Blue Shirt — Shirts · Navy Blue — 87%" (markdown-escaped). */
+export function resultLine(item: SimilarItem): string {
+  return escapeMarkdown(formatResultLine(item));
+}
+
+function escapeMarkdown(s: string): string {
+  return s.replace(/([\\*_`~|>[\]()])/g, '\\$1');
+}
+
+/** A message body that fits both `message.reply()` and `interaction.editReply()`. */
+export interface RenderedAnswer {
+  content?: string;
+  embeds: EmbedBuilder[];
+  files: AttachmentBuilder[];
+}
+
+/** The message body of an answer: notices as text, the results as an embed, the collage as a file. */
+export function renderAnswer(answer: Answer, extraImages: readonly ResultImage[] = []): RenderedAnswer {
+  const lines = answer.results.map(resultLine);
+  const embed = new EmbedBuilder()
+    .setColor(EMBED_COLOUR)
+    .setTitle(answer.results.length === 1 ? '1 similar item' : `${answer.results.length} similar items`)
+    .setDescription(lines.length > 0 ? lines.join('\n').slice(0, 4096) : 'No results.')
+    .setImage(`attachment://${COLLAGE_FILENAME}`)
+    .setFooter({ text: `${answer.weights.description} · request ${answer.requestId}`.slice(0, 2048) });
+  const files = [new AttachmentBuilder(answer.collage, { name: COLLAGE_FILENAME })];
+  for (const img of extraImages.slice(0, MAX_EXTRA_IMAGES)) {
+    files.push(new AttachmentBuilder(img.bytes, { name: img.filename }));
+  }
+  const notices = answer.notices.map((n) => `⚠️ ${n}`).join('\n');
+  return {
+    ...(notices.length > 0 ? { content: notices.slice(0, 2000) } : {}),
+    embeds: [embed],
+    files,
+  };
+}
+
+/** "Reindexing… [██████░░░░] 62% · 41.3 img/s · ETA 0:12 · embedding" */
+export function renderProgress(p: ReindexProgress): string {
+  return `Reindexing… \`${formatProgressBar(p)}\``;
+}
+
+/** "Reindex done in 1.4 s: 2 added, 0 updated, 1 removed, 0 failed" */
+export function renderSummary(s: ReindexSummary): string {
+  return escapeMarkdown(formatSummary(s));
+}

@@ -1,0 +1,334 @@
+/**
+ * Keras `save_weights` HDF5 files (h5wasm): reads and validates ResNet50 notop weights under
+ * the current or the legacy layer names, and writes the same layout (for untrained weights
+ * and test fixtures).
+ */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { LookalikeError } from '@lookalike/core';
+import h5wasm from 'h5wasm/node';
+import {
+  bnLayerName,
+  CONV_UNITS,
+  type ConvUnitSpec,
+  convLayerName,
+  kerasLayerNames,
+  kernelShape,
+  type NamingScheme,
+  RESNET50_PARAMETERS,
+} from './layout.js';
+import type { LoadedKerasWeights, ResNet50Weights, UnitWeights } from './types.js';
+
+type H5Group = InstanceType<typeof h5wasm.Group>;
+type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
+
+let readyPromise: Promise<unknown> | undefined;
+
+async function ready(): Promise<void> {
+  readyPromise ??= h5wasm.ready;
+  await readyPromise;
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}, cause?: unknown): LookalikeError {
+  return new LookalikeError('WEIGHTS_INVALID', message, cause === undefined ? { details } : { details, cause });
+}
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** True when the HDF5 superblock signature sits at offset 0, 512, 1024, 2048, … (user block sizes). */
+function hasHdf5Signature(path: string): boolean {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(8);
+    for (let offset = 0; offset + 8 <= size; offset = offset === 0 ? 512 : offset * 2) {
+      if (readSync(fd, buf, 0, 8, offset) === 8 && buf.equals(HDF5_SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function decodeString(v: unknown): string {
+  if (typeof v === 'string') return v.replace(/\0+$/, '');
+  if (v instanceof Uint8Array) {
+    let end = v.length;
+    while (end > 0 && v[end - 1] === 0) end--;
+    return new TextDecoder().decode(v.subarray(0, end));
+  }
+  return String(v);
+}
+
+/** Reads a string-array attribute (fixed-length bytes or vlen; Keras may split large ones as name0, name1…). */
+function readStringList(node: H5Group, name: string): string[] | undefined {
+  const attrs = node.attrs;
+  const collect = (attrName: string): string[] | undefined => {
+    const a = attrs[attrName];
+    if (a === undefined) return undefined;
+    const v = a.value;
+    if (v === null || v === undefined) return [];
+    if (Array.isArray(v)) return v.map(decodeString);
+    return [decodeString(v)];
+  };
+  const whole = collect(name);
+  if (whole !== undefined) return whole;
+  if (attrs[`${name}0`] === undefined) return undefined;
+  const out: string[] = [];
+  for (let i = 0; attrs[`${name}${i}`] !== undefined; i++) out.push(...(collect(`${name}${i}`) ?? []));
+  return out;
+}
+
+function isGroup(e: unknown): e is H5Group {
+  return e instanceof h5wasm.Group;
+}
+
+function isDataset(e: unknown): e is H5Dataset {
+  return e instanceof h5wasm.Dataset;
+}
+
+function detectScheme(layerNames: ReadonlySet<string>): NamingScheme | undefined {
+  let current = 0;
+  let legacy = 0;
+  for (const u of CONV_UNITS) {
+    if (layerNames.has(u.convName)) current++;
+    if (layerNames.has(u.legacyConvName)) legacy++;
+  }
+  if (current === 0 && legacy === 0) return undefined;
+  return current >= legacy ? 'current' : 'legacy';
+}
+
+function shapeText(shape: readonly number[] | null | undefined): string {
+  return shape === null || shape === undefined ? '(none)' : `(${shape.join(', ')})`;
+}
+
+function sameShape(a: readonly number[] | null, b: readonly number[]): boolean {
+  return a !== null && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function readFloat32(ds: H5Dataset): Float32Array | undefined {
+  const v = ds.value;
+  if (v instanceof Float32Array) return v;
+  if (v instanceof Float64Array) return Float32Array.from(v);
+  return undefined;
+}
+
+const CONV_WEIGHTS = ['kernel', 'bias'] as const;
+const BN_WEIGHTS = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
+
+/** Reads the datasets of one layer, in `weight_names` order, checking count and shapes. */
+function readLayer(
+  root: H5Group,
+  layer: string,
+  roles: readonly string[],
+  expected: readonly (readonly number[])[],
+  layerNames: ReadonlySet<string>,
+): Float32Array[] {
+  const entity = root.get(layer);
+  if (!layerNames.has(layer) || !isGroup(entity)) {
+    throw invalid(`Layer ${layer} is missing from the weights file`, { layer, reason: 'missing' });
+  }
+  const names = readStringList(entity, 'weight_names') ?? [];
+  if (names.length !== roles.length) {
+    throw invalid(
+      `Layer ${layer}: expected ${roles.length} weights (${roles.join(', ')}), found ${names.length} (${names.join(', ')})`,
+      { layer, reason: 'weight-count', expected: roles.length, actual: names.length },
+    );
+  }
+  return names.map((wn, i) => {
+    const role = roles[i] ?? '?';
+    const shape = expected[i] ?? [];
+    const ds = entity.get(wn);
+    if (!isDataset(ds)) {
+      throw invalid(`Layer ${layer}: dataset ${wn} (${role}) is missing`, { layer, weight: wn, reason: 'missing' });
+    }
+    const actual = ds.shape;
+    if (!sameShape(actual, shape)) {
+      throw invalid(
+        `Layer ${layer} ${role} has shape ${shapeText(actual)}, expected ${shapeText(shape)} (dataset ${wn})`,
+        { layer, weight: wn, role, reason: 'shape', expected: shape, actual },
+      );
+    }
+    const data = readFloat32(ds);
+    if (data === undefined) {
+      throw invalid(`Layer ${layer} ${role} has dtype ${String(ds.dtype)}, expected float32`, {
+        layer,
+        weight: wn,
+        role,
+        reason: 'dtype',
+      });
+    }
+    for (let j = 0; j < data.length; j++) {
+      const v = data[j] as number;
+      if (!Number.isFinite(v) || (role === 'moving_variance' && v < 0)) {
+        throw invalid(`Layer ${layer} ${role} holds an invalid value (${v}) at index ${j}`, {
+          layer,
+          weight: wn,
+          role,
+          reason: 'value',
+        });
+      }
+    }
+    return data;
+  });
+}
+
+function readUnit(root: H5Group, u: ConvUnitSpec, scheme: NamingScheme, layerNames: ReadonlySet<string>): UnitWeights {
+  const ks = kernelShape(u);
+  const c = u.outChannels;
+  const [kernel, bias] = readLayer(root, convLayerName(u, scheme), CONV_WEIGHTS, [ks, [c]], layerNames);
+  const [gamma, beta, movingMean, movingVariance] = readLayer(
+    root,
+    bnLayerName(u, scheme),
+    BN_WEIGHTS,
+    [[c], [c], [c], [c]],
+    layerNames,
+  );
+  if (!kernel || !bias || !gamma || !beta || !movingMean || !movingVariance) {
+    throw invalid(`Unit ${u.id}: incomplete weights`, { layer: u.convName });
+  }
+  return { kernel, kernelShape: ks, bias, gamma, beta, movingMean, movingVariance };
+}
+
+/** Counts parameters of in-memory weights. */
+export function countParameters(weights: ResNet50Weights): number {
+  let n = 0;
+  for (const w of weights.units.values()) {
+    n += w.kernel.length + w.bias.length + w.gamma.length + w.beta.length;
+    n += w.movingMean.length + w.movingVariance.length;
+  }
+  return n;
+}
+
+/**
+ * Loads a Keras ResNet50 notop weights file (current or legacy names) and validates every layer
+ * and shape (53 conv + 53 BN, 23,587,712 parameters).
+ * @throws LookalikeError WEIGHTS_INVALID naming the first mismatching layer, expected and actual shape.
+ */
+export async function readKerasWeights(path: string): Promise<LoadedKerasWeights> {
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw invalid(`Weights file not found: ${path}`, { path, reason: 'not-found' });
+  }
+  if (!hasHdf5Signature(path)) throw invalid(`Not an HDF5 file: ${path}`, { path, reason: 'not-hdf5' });
+  await ready();
+  let file: InstanceType<typeof h5wasm.File>;
+  try {
+    file = new h5wasm.File(path, 'r');
+  } catch (cause) {
+    throw invalid(`Not an HDF5 file: ${path}`, { path, reason: 'not-hdf5' }, cause);
+  }
+  try {
+    let root: H5Group = file;
+    // Full-model saves (`model.save`) keep the weights under /model_weights.
+    if (readStringList(root, 'layer_names') === undefined) {
+      const mw = file.get('model_weights');
+      if (isGroup(mw)) root = mw;
+    }
+    const list = readStringList(root, 'layer_names');
+    if (list === undefined) {
+      throw invalid(`${path} has no layer_names attribute: not a Keras weights file`, { path, reason: 'layout' });
+    }
+    const layerNames = new Set(list);
+    const scheme = detectScheme(layerNames);
+    if (scheme === undefined) {
+      throw invalid(`Layer conv1_conv (or legacy conv1) is missing: not a Keras ResNet50 weights file`, {
+        layer: 'conv1_conv',
+        reason: 'missing',
+      });
+    }
+    const units = new Map<string, UnitWeights>();
+    for (const u of CONV_UNITS) units.set(u.id, readUnit(root, u, scheme, layerNames));
+    const weights: ResNet50Weights = { units };
+    const parameters = countParameters(weights);
+    if (parameters !== RESNET50_PARAMETERS) {
+      throw invalid(`Weights have ${parameters} parameters, expected ${RESNET50_PARAMETERS}`, {
+        reason: 'parameters',
+        expected: RESNET50_PARAMETERS,
+        actual: parameters,
+      });
+    }
+    return { weights, scheme, parameters };
+  } catch (err) {
+    if (err instanceof LookalikeError) throw err;
+    throw invalid(`Could not read weights from ${path}: ${(err as Error).message}`, { path }, err);
+  } finally {
+    file.close();
+  }
+}
+
+export interface WriteKerasOptions {
+  scheme?: NamingScheme;
+  /** How attribute strings are stored: fixed-length bytes (`|S…`, what h5py writes) or vlen. */
+  strings?: 'fixed' | 'vlen';
+  /** Layer names to leave out entirely (for test fixtures of broken files). */
+  omitLayers?: readonly string[];
+}
+
+function stringAttr(node: H5Group, name: string, values: readonly string[], strings: 'fixed' | 'vlen'): void {
+  if (values.length === 0) {
+    node.create_attribute(name, [], [0], 'S1');
+    return;
+  }
+  if (strings === 'vlen') {
+    node.create_attribute(name, [...values]);
+    return;
+  }
+  const width = Math.max(1, ...values.map((v) => Buffer.byteLength(v)));
+  node.create_attribute(name, [...values], null, `S${width}`);
+}
+
+/**
+ * Writes weights as a Keras `save_weights` HDF5 file: root `layer_names` (every layer, including
+ * weightless ones), per-layer `weight_names`, datasets at `<layer>/<weight name>`.
+ */
+export async function writeKerasWeights(
+  path: string,
+  weights: ResNet50Weights,
+  options: WriteKerasOptions = {},
+): Promise<void> {
+  const scheme = options.scheme ?? 'current';
+  const strings = options.strings ?? 'fixed';
+  const omit = new Set(options.omitLayers ?? []);
+  await ready();
+  const byLayer = new Map<string, { suffixes: readonly string[]; data: Float32Array[]; shapes: number[][] }>();
+  for (const u of CONV_UNITS) {
+    const w = weights.units.get(u.id);
+    if (w === undefined) throw new LookalikeError('INTERNAL', `writeKerasWeights: no weights for ${u.id}`);
+    const c = [w.bias.length];
+    byLayer.set(convLayerName(u, scheme), {
+      suffixes: CONV_WEIGHTS,
+      data: [w.kernel, w.bias],
+      shapes: [w.kernelShape, c],
+    });
+    byLayer.set(bnLayerName(u, scheme), {
+      suffixes: BN_WEIGHTS,
+      data: [w.gamma, w.beta, w.movingMean, w.movingVariance],
+      shapes: [[w.gamma.length], [w.beta.length], [w.movingMean.length], [w.movingVariance.length]],
+    });
+  }
+  const layerNames = kerasLayerNames(scheme).filter((n) => !omit.has(n));
+  const file = new h5wasm.File(path, 'w');
+  try {
+    stringAttr(file, 'layer_names', layerNames, strings);
+    file.create_attribute('backend', 'tensorflow');
+    file.create_attribute('keras_version', '2.2.4');
+    for (const layer of layerNames) {
+      const g = file.create_group(layer);
+      const entry = byLayer.get(layer);
+      if (entry === undefined) {
+        stringAttr(g, 'weight_names', [], strings);
+        continue;
+      }
+      const names = entry.suffixes.map((s) => `${layer}/${s}:0`);
+      stringAttr(g, 'weight_names', names, strings);
+      const sub = g.create_group(layer);
+      entry.suffixes.forEach((s, i) => {
+        const data = entry.data[i];
+        const shape = entry.shapes[i];
+        if (data === undefined || shape === undefined) return;
+        sub.create_dataset({ name: `${s}:0`, data, shape, dtype: '<f' });
+      });
+    }
+  } finally {
+    file.close();
+  }
+}

@@ -1,0 +1,10 @@
+export { type ReadUploadOptions, readUpload, type Upload } from './multipart.js';
+export { PAGE_CSP, renderPage } from './page/html.js';
+export {
+  createHttpServer,
+  HTTP_STATUS,
+  type HttpRoute,
+  type HttpServer,
+  type HttpServerOptions,
+  httpErrorBody,
+} from './server.js';

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// `npm run setup`: makes a fresh clone ready for the CLI and the tests. Idempotent.
+//   1. system packages (Debian/Ubuntu, as root): FAISS + OpenBLAS for the native index,
+//      DejaVu fonts for collage labels, Chromium for the browser test (skip with --no-browser)
+//   2. faiss-node built from its npm source against the system FAISS (scripts/setup-faiss.mjs)
+//   3. TypeScript build of every workspace (turbo)
+//   4. model files: the official Keras weights when reachable, otherwise untrained weights
+// Options: --no-browser  --models DIR (or LOOKALIKE_MODELS_DIR)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const args = process.argv.slice(2);
+const withBrowser = !args.includes('--no-browser');
+const modelsFlag = args.indexOf('--models');
+const modelsDir = resolve(
+  root,
+  modelsFlag >= 0 ? args[modelsFlag + 1] : (process.env.LOOKALIKE_MODELS_DIR ?? 'models'),
+);
+
+function step(title) {
+  console.log(`\n▶ ${title}`);
+}
+function run(cmd, cmdArgs, opts = {}) {
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', cwd: root, ...opts });
+  return r.status ?? 1;
+}
+function must(cmd, cmdArgs, what) {
+  const code = run(cmd, cmdArgs);
+  if (code !== 0) {
+    console.error(`\n✖ setup failed while ${what} (exit ${code}).`);
+    process.exit(code);
+  }
+}
+function dpkgInstalled(pkg) {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format string, not a JS template
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 20) {
+  console.error(`lookalike needs Node.js 20 or newer (this is ${process.versions.node}).`);
+  process.exit(1);
+}
+
+step('System packages');
+const wanted = ['libfaiss-dev', 'libopenblas-dev', 'fonts-dejavu-core', ...(withBrowser ? ['chromium'] : [])];
+const hasApt =
+  spawnSync('sh', ['-c', 'command -v apt-get && command -v dpkg-query'], { encoding: 'utf8' }).status === 0;
+if (!hasApt) {
+  console.log(`No apt-get here. Install the equivalents of: ${wanted.join(' ')} (then re-run npm run setup).`);
+} else {
+  const missing = wanted.filter((p) => !dpkgInstalled(p));
+  if (missing.length === 0) {
+    console.log(`already installed: ${wanted.join(', ')}`);
+  } else if (process.getuid?.() !== 0) {
+    console.error(
+      `Missing system packages. Run:\n  sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}\nthen re-run: npm run setup`,
+    );
+    process.exit(1);
+  } else {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    let code = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+    if (code !== 0) {
+      must('apt-get', ['update', '-q'], 'updating apt lists');
+      code = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+    }
+    if (code !== 0) {
+      console.error(`✖ apt-get could not install: ${missing.join(' ')}`);
+      process.exit(code);
+    }
+  }
+}
+
+step('Native FAISS binding (faiss-node)');
+must(process.execPath, [join(root, 'scripts/setup-faiss.mjs')], 'building faiss-node');
+
+step('Build (TypeScript, all workspaces)');
+must(
+  process.execPath,
+  [join(root, 'node_modules/turbo/bin/turbo'), 'run', 'build', '--output-logs=errors-only'],
+  'building',
+);
+
+step(`Model files in ${modelsDir}`);
+const cli = join(root, 'apps/cli/bin/lookalike.js');
+const modelEnv = { ...process.env, LOOKALIKE_MODELS_DIR: modelsDir };
+if (existsSync(join(modelsDir, 'manifest.json'))) {
+  run(process.execPath, [cli, 'models', 'info'], { env: modelEnv });
+} else {
+  console.log('No model files yet: trying the official Keras ImageNet weights…');
+  const fetched = run(process.execPath, [cli, 'models', 'fetch'], { env: modelEnv });
+  if (fetched !== 0) {
+    console.log(
+      '\nThe official weights could not be downloaded (offline?). Writing UNTRAINED weights so everything runs;',
+    );
+    console.log(
+      'results will not be meaningful until you run: npx lookalike models fetch  (or: models fetch --from FILE.h5)',
+    );
+    must(process.execPath, [cli, 'models', 'init', '--untrained'], 'writing untrained weights');
+  }
+}
+console.log('\n✔ setup complete. Next: npm start   (or: npx lookalike --help)');

@@ -1,0 +1,170 @@
+/**
+ * The catalog CLI commands (index, similar, eval, demo-catalog), called as functions with a real
+ * context, plus one `lookalike similar --json` run as a real process.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { LookalikeError, parseConfig, silentLogger } from '@lookalike/core';
+import sharp from 'sharp';
+import { demoCatalogCommand } from '../../apps/cli/src/commands/demo-catalog.ts';
+import { evalCommand } from '../../apps/cli/src/commands/eval.ts';
+import { indexCommand } from '../../apps/cli/src/commands/index.ts';
+import { similarCommand } from '../../apps/cli/src/commands/similar.ts';
+import type { CliContext } from '../../apps/cli/src/context.ts';
+import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.ts';
+import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.ts';
+
+const ROOT = join(TEST_TMP_DIR, `catalog-cli-${process.pid}`);
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+let modelsDir: string;
+let cat: TestCatalog;
+
+function context(dataDir: string): CliContext & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const config = parseConfig({ LOOKALIKE_MODELS_DIR: modelsDir, LOOKALIKE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+  return { config, logger: silentLogger, stdout, stderr, out: () => out, err: () => err };
+}
+
+before(async () => {
+  modelsDir = await ensureUntrainedModels();
+  cat = await makeTestCatalog(join(ROOT, 'catalog'), { count: 24 });
+});
+after(() => rm(ROOT, { recursive: true, force: true }));
+
+describe('lookalike CLI: catalog commands', () => {
+  const dataDir = () => join(ROOT, 'data');
+
+  it('GIVEN a folder THEN `index` indexes it and prints a summary; a second run embeds nothing', async () => {
+    const ctx = context(dataDir());
+    assert.equal(await indexCommand.run([cat.imagesDir, '--labels', cat.labelsPath], ctx), 0);
+    assert.match(ctx.out(), /added 24, updated 0, removed 0, unchanged 0, failed 0/);
+    assert.match(ctx.out(), /weights: .*UNTRAINED/);
+    assert.match(ctx.err(), /untrained/i, 'warning on stderr');
+    const ctx2 = context(dataDir());
+    assert.equal(await indexCommand.run([cat.imagesDir, '--labels', cat.labelsPath], ctx2), 0);
+    assert.match(ctx2.out(), /added 0, updated 0, removed 0, unchanged 24, failed 0/);
+    assert.match(ctx2.out(), /embedded 0 image/);
+  });
+
+  it('GIVEN an indexed catalog THEN `similar --json` prints exactly the documented shape', async () => {
+    const ctx = context(dataDir());
+    const query = join(cat.imagesDir, cat.items[3]!.file);
+    assert.equal(await similarCommand.run([query, '--json'], ctx), 0);
+    const out = JSON.parse(ctx.out()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out), ['query', 'weights', 'results']);
+    assert.equal(out.query, query);
+    assert.deepEqual(Object.keys(out.weights as object), ['source', 'md5']);
+    assert.equal((out.weights as { source: string }).source, 'untrained');
+    const results = out.results as Record<string, unknown>[];
+    assert.equal(results.length, 6);
+    results.forEach((r, i) => {
+      assert.deepEqual(Object.keys(r), ['rank', 'id', 'path', 'distance', 'similarity', 'metadata']);
+      assert.equal(r.rank, i + 1);
+      assert.equal(typeof r.distance, 'number');
+      assert.ok(Math.abs((r.similarity as number) - (1 - (r.distance as number) / 2)) < 1e-12);
+      assert.ok((r.metadata as Record<string, string>).articleType);
+    });
+    assert.ok(!results.some((r) => r.id === cat.items[3]!.id), 'the query itself (an exact duplicate) is left out');
+  });
+
+  it('GIVEN --include-duplicates, --where and -k THEN they shape the results', async () => {
+    const query = join(cat.imagesDir, cat.items[3]!.file);
+    const ctx = context(dataDir());
+    assert.equal(await similarCommand.run([query, '--json', '--include-duplicates', '-k', '2'], ctx), 0);
+    const r1 = JSON.parse(ctx.out()).results as { id: string; distance: number }[];
+    assert.equal(r1.length, 2);
+    assert.equal(r1[0]?.id, cat.items[3]!.id);
+    const ctx2 = context(dataDir());
+    assert.equal(await similarCommand.run([query, '--json', '--where', 'articleType=Caps', '-k', '3'], ctx2), 0);
+    const r2 = JSON.parse(ctx2.out()).results as { metadata: { articleType: string } }[];
+    assert.equal(r2.length, 3);
+    assert.ok(r2.every((r) => r.metadata.articleType === 'Caps'));
+    const ctx3 = context(dataDir());
+    assert.equal(await similarCommand.run([query], ctx3), 0);
+    assert.match(ctx3.out(), /#\s+similarity\s+distance\s+id\s+articleType/);
+    assert.equal(ctx3.out().trim().split('\n').length, 8, 'title, header and 6 rows');
+    assert.equal(await similarCommand.run([query, '--where', 'oops'], context(dataDir())), 2);
+  });
+
+  it('GIVEN --collage THEN a JPEG collage of the results is written', async () => {
+    const out = join(ROOT, 'collage.jpg');
+    const ctx = context(dataDir());
+    assert.equal(await similarCommand.run([join(cat.imagesDir, cat.items[1]!.file), '--collage', out], ctx), 0);
+    const meta = await sharp(out).metadata();
+    assert.equal(meta.format, 'jpeg');
+    assert.ok((meta.width ?? 0) > 600);
+    assert.match(ctx.err(), /collage written/);
+  });
+
+  it('GIVEN no catalog THEN `similar` fails with CATALOG_NOT_FOUND and a hint', async () => {
+    await assert.rejects(
+      similarCommand.run([join(cat.imagesDir, cat.items[0]!.file)], context(join(ROOT, 'empty'))),
+      (err: unknown) =>
+        err instanceof LookalikeError && err.code === 'CATALOG_NOT_FOUND' && /lookalike index/.test(err.message),
+    );
+  });
+
+  it('GIVEN a labelled folder THEN `eval` prints P@k overall and per articleType with the weights used', async () => {
+    const ctx = context(dataDir());
+    assert.equal(
+      await evalCommand.run(
+        ['--catalog', cat.imagesDir, '--labels', cat.labelsPath, '-k', '2', '--eval-data', join(ROOT, 'eval')],
+        ctx,
+      ),
+      0,
+    );
+    const out = ctx.out();
+    assert.match(out, /P@2 = \d\.\d{4}/);
+    assert.match(out, /weights: .*md5 [0-9a-f]{32}/);
+    assert.match(out, /untrained .*meaningless/i);
+    assert.match(out, /queries: 24 /, 'each of the 8 types has 3 > k members');
+    for (const t of ['Tshirts', 'Caps', 'Handbags']) assert.match(out, new RegExp(`${t}\\s+members\\s+3\\s+P@2 \\d`));
+  });
+
+  it('GIVEN an output folder THEN `demo-catalog` draws images and labels', async () => {
+    const ctx = context(dataDir());
+    assert.equal(await demoCatalogCommand.run([join(ROOT, 'demo'), '--count', '16', '--seed', '5'], ctx), 0);
+    assert.match(ctx.out(), /Drew 16 images/);
+  });
+
+  it('GIVEN the real `lookalike` process THEN `similar --json` writes only JSON to stdout', async () => {
+    const query = join(cat.imagesDir, cat.items[5]!.file);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        'apps/cli/src/main.ts',
+        '--models',
+        modelsDir,
+        '--data',
+        dataDir(),
+        'similar',
+        query,
+        '--json',
+        '-k',
+        '6',
+      ],
+      { cwd: REPO, env: { ...process.env, LOG_LEVEL: 'silent' } },
+    );
+    const out = JSON.parse(stdout) as { query: string; results: unknown[] };
+    assert.equal(out.query, query);
+    assert.equal(out.results.length, 6);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * Configuration: one zod schema; an invalid configuration names every bad variable, never its
+ * value, and `lookalike start` exits before anything starts.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { configSchema, DEFAULT_ATTACHMENT_HOSTS, LookalikeError, parseConfig } from '@lookalike/core';
+import { TEST_TMP_DIR } from '../helpers/models.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SECRET = 'xoxb-1111-2222-SUPERSECRETVALUE';
+
+function configError(env: Record<string, string>): LookalikeError {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof LookalikeError);
+    assert.equal(err.code, 'CONFIG_INVALID');
+    return err;
+  }
+  assert.fail('expected CONFIG_INVALID');
+}
+
+describe('config', () => {
+  test('GIVEN no variables THEN the documented defaults', () => {
+    const c = parseConfig({});
+    assert.equal(c.http.host, '127.0.0.1');
+    assert.equal(c.http.port, 3000);
+    assert.equal(c.http.localPage, true);
+    assert.equal(c.limits.ratePerMinute, 5);
+    assert.equal(c.fetch.maxBytes, 20 * 1024 * 1024);
+    assert.deepEqual(c.fetch.allowedHosts, [...DEFAULT_ATTACHMENT_HOSTS]);
+    assert.equal(c.discord, undefined);
+    assert.equal(c.slack, undefined);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.http));
+  });
+
+  test('GIVEN several bad variables THEN every one is named and no value is echoed', () => {
+    const err = configError({
+      PORT: 'abc',
+      LOOKALIKE_RUNTIME: 'gpu',
+      LOG_LEVEL: 'chatty',
+      LOCAL_PAGE: 'maybe',
+      LOOKALIKE_RATE_PER_MINUTE: '-3',
+      SLACK_API_URL: SECRET,
+      DISCORD_API_BASE: `not a url ${SECRET}`,
+    });
+    const variables = err.details.variables as string[];
+    for (const v of [
+      'PORT',
+      'LOOKALIKE_RUNTIME',
+      'LOG_LEVEL',
+      'LOCAL_PAGE',
+      'LOOKALIKE_RATE_PER_MINUTE',
+      'SLACK_API_URL',
+      'DISCORD_API_BASE',
+    ]) {
+      assert.ok(variables.includes(v), `${v} not named in ${variables.join(', ')}`);
+    }
+    const everything = JSON.stringify({ message: err.message, details: err.details, user: err.userMessage });
+    for (const value of ['abc', 'gpu', 'chatty', 'maybe', SECRET, 'SUPERSECRET']) {
+      assert.ok(!everything.includes(value), `the value "${value}" leaked: ${everything}`);
+    }
+  });
+
+  test('GIVEN a Slack bot token without a signing secret or app token THEN the missing variable is named, not the token', () => {
+    const err = configError({ SLACK_BOT_TOKEN: SECRET });
+    assert.deepEqual(err.details.variables, ['SLACK_SIGNING_SECRET']);
+    assert.ok(!JSON.stringify(err.details).includes(SECRET));
+  });
+
+  test('GIVEN .env.example THEN it documents every variable of the schema, and its defaults parse', async () => {
+    const text = await readFile(join(ROOT, '.env.example'), 'utf8');
+    const documented = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    for (const name of Object.keys(configSchema.shape))
+      assert.ok(documented.has(name), `${name} missing from .env.example`);
+    for (const name of documented)
+      assert.ok(name !== undefined && name in configSchema.shape, `${name} is not a variable`);
+    // Uncommenting every line with a value must give a valid configuration equal to the defaults.
+    const env: Record<string, string> = {};
+    for (const m of text.matchAll(/^#\s*([A-Z][A-Z0-9_]+)=(.*)$/gm)) if (m[1] !== undefined) env[m[1]] = m[2] ?? '';
+    assert.deepEqual(parseConfig(env), parseConfig({}));
+  });
+
+  test('GIVEN bad env THEN `lookalike start` exits non-zero before anything starts, naming variables only', async () => {
+    const cwd = join(TEST_TMP_DIR, 'config-start');
+    const dataDir = join(cwd, 'data');
+    await rm(cwd, { recursive: true, force: true });
+    await mkdir(cwd, { recursive: true });
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (
+        v !== undefined &&
+        !/^(LOOKALIKE_|DISCORD_|SLACK_|PORT$|HOST$|LOCAL_PAGE$|LOG_LEVEL$|ATTACHMENT_HOSTS$)/.test(k)
+      )
+        env[k] = v;
+    }
+    Object.assign(env, {
+      PORT: 'abc',
+      LOOKALIKE_RUNTIME: 'gpu',
+      LOOKALIKE_DATA_DIR: dataDir,
+      SLACK_BOT_TOKEN: SECRET,
+      SLACK_API_URL: `bogus-${SECRET}`,
+    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(ROOT, 'apps/cli/src/main.ts'), 'start'],
+      { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.notEqual(code, 0);
+    assert.equal(code, 78, `exit code ${code}; stderr: ${stderr}`);
+    for (const v of ['PORT', 'LOOKALIKE_RUNTIME', 'SLACK_API_URL']) assert.match(stderr, new RegExp(v));
+    for (const value of ['abc', 'gpu', SECRET, 'SUPERSECRET']) assert.ok(!stderr.includes(value), `"${value}" leaked`);
+    assert.equal(stdout, '', 'nothing started (no "Local page" line)');
+    assert.equal(existsSync(dataDir), false, 'nothing was written');
+    await rm(cwd, { recursive: true, force: true });
+  });
+});

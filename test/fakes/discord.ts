@@ -1,0 +1,714 @@
+/**
+ * A loopback fake of Discord: REST (`/api/v10/...`), the gateway (WebSocket) and an attachment
+ * file server, all on one 127.0.0.1 port. It drives the real discord.js Client.
+ * Shapes and pitfalls follow /work/shared/docs/platform-fakes.md part A.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+const DISCORD_EPOCH = 1420070400000n;
+let snowflakeCounter = 0n;
+/** A fresh snowflake id (timestamp-based, increasing). */
+export function snowflake(): string {
+  snowflakeCounter = (snowflakeCounter + 1n) & 0xfffn;
+  return String(((BigInt(Date.now()) - DISCORD_EPOCH) << 22n) | (1n << 17n) | snowflakeCounter);
+}
+
+/** One multipart form part. */
+export interface RecordedPart {
+  name: string;
+  filename?: string;
+  contentType?: string;
+  bytes: Buffer;
+}
+
+/** One REST request the bot made. */
+export interface RecordedRequest {
+  /** Date.now() when the request was complete. */
+  at: number;
+  /** performance.now() when the request started arriving (for latency measurements). */
+  startedAt: number;
+  method: string;
+  /** Decoded path below `/api/v10`, e.g. `/webhooks/1/tok/messages/@original`. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  /** JSON body, or the parsed `payload_json` of a multipart body. */
+  json: unknown;
+  parts: RecordedPart[];
+  /** The files of a multipart body (parts named `files[n]`). */
+  files: RecordedPart[];
+  status: number;
+}
+
+export interface FakeAttachment {
+  filename: string;
+  contentType?: string;
+  /** Served by the fake's file server. Give `bytes` or an explicit `url`. */
+  bytes?: Buffer;
+  url?: string;
+}
+
+export interface FakeDiscordOptions {
+  token?: string;
+  /** HELLO heartbeat interval. @defaultValue 41250 */
+  heartbeatInterval?: number;
+  /** Intent bits the app "may not use": IDENTIFY with any of them is closed with 4014. @defaultValue 0 */
+  disallowedIntents?: number;
+}
+
+export interface GuildSpec {
+  id: string;
+  name: string;
+  channels: { id: string; name: string }[];
+  roles: { id: string; name: string; permissions: string }[];
+}
+
+interface Session {
+  ws: WebSocket;
+  sessionId: string;
+  seq: number;
+  intents: number;
+  identified: boolean;
+}
+
+type Route = (req: IncomingMessage, path: string, body: Buffer, rec: RecordedRequest) => Promise<[number, unknown]>;
+
+const INTENT_MESSAGE_CONTENT = 1 << 15;
+const INTENT_GUILD_MESSAGES = 1 << 9;
+
+/**
+ * The fake. `await FakeDiscord.start()`, point the client at `apiBase`, then drive it with
+ * `sendMessage` / `sendInteraction` and assert on `requests` / `waitFor`.
+ */
+export class FakeDiscord {
+  readonly token: string;
+  readonly appId = snowflake();
+  readonly botUser: { id: string; username: string; bot: true; discriminator: string; global_name: null };
+  readonly guild: GuildSpec;
+  readonly requests: RecordedRequest[] = [];
+  readonly gatewayLog: { dir: 'in' | 'out'; op: number; t?: string | null }[] = [];
+  /** Intents of the last IDENTIFY. */
+  lastIntents = 0;
+  identifyCount = 0;
+  resumeCount = 0;
+
+  #server: Server;
+  #wss: WebSocketServer;
+  #sockets = new Set<Socket>();
+  #sessions = new Set<Session>();
+  /** The session state survives a disconnect so the client can RESUME it. */
+  #resumable = new Map<string, { seq: number; intents: number }>();
+  #files = new Map<string, { bytes: Buffer; contentType: string }>();
+  #waiters = new Set<() => void>();
+  #failures = new Map<string, { status: number; count: number }>();
+  #heartbeatInterval: number;
+  #disallowedIntents: number;
+  #port = 0;
+
+  private constructor(options: FakeDiscordOptions) {
+    this.token = options.token ?? 'fake-bot-token';
+    this.#heartbeatInterval = options.heartbeatInterval ?? 41250;
+    this.#disallowedIntents = options.disallowedIntents ?? 0;
+    this.botUser = { id: this.appId, username: 'lookalike', bot: true, discriminator: '0', global_name: null };
+    this.guild = {
+      id: snowflake(),
+      name: 'Fake Guild',
+      channels: [
+        { id: snowflake(), name: 'outfits' },
+        { id: snowflake(), name: 'general' },
+      ],
+      roles: [],
+    };
+    this.guild.roles.push({ id: this.guild.id, name: '@everyone', permissions: '1024' });
+    this.guild.roles.push({ id: snowflake(), name: 'stylists', permissions: '1024' });
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: String(err), code: 0 }));
+      });
+    });
+    this.#server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    this.#wss = new WebSocketServer({ noServer: true });
+    this.#server.on('upgrade', (req, socket, head) => {
+      if (!(req.url ?? '').startsWith('/gateway')) {
+        socket.destroy();
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onGateway(ws, req));
+    });
+  }
+
+  static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+    const fake = new FakeDiscord(options);
+    fake.#server.listen(0, '127.0.0.1');
+    await once(fake.#server, 'listening');
+    fake.#port = (fake.#server.address() as AddressInfo).port;
+    return fake;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+  /** The value for the client's `rest.api` / DISCORD_API_BASE. */
+  get apiBase(): string {
+    return `${this.origin}/api`;
+  }
+  get gatewayUrl(): string {
+    return `ws://127.0.0.1:${this.#port}/gateway`;
+  }
+  /** The first channel ("outfits"): tests watch it. */
+  get watchedChannelId(): string {
+    return this.guild.channels[0]!.id;
+  }
+  /** The second channel ("general"): tests leave it unwatched. */
+  get otherChannelId(): string {
+    return this.guild.channels[1]!.id;
+  }
+  get adminRoleId(): string {
+    return this.guild.roles[1]!.id;
+  }
+
+  /** Serves bytes at a loopback URL (the stand-in for cdn.discordapp.com). */
+  hostFile(filename: string, bytes: Buffer, contentType: string): string {
+    const key = `${snowflake()}/${encodeURIComponent(filename)}`;
+    this.#files.set(key, { bytes, contentType });
+    return `${this.origin}/attachments/${key}`;
+  }
+
+  /** The next `count` requests whose `METHOD path` starts with the prefix get a 429 (Discord's shape). */
+  failWith429(methodAndPathPrefix: string, count = 1): void {
+    this.#failures.set(methodAndPathPrefix, { status: 429, count });
+  }
+
+  /** The next `count` requests whose `METHOD path` starts with the prefix get `status` (e.g. 500). */
+  failWith(status: number, methodAndPathPrefix: string, count = 1): void {
+    if (count <= 0) this.#failures.delete(methodAndPathPrefix);
+    else this.#failures.set(methodAndPathPrefix, { status, count });
+  }
+
+  // ── REST ───────────────────────────────────────────────────────────────
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = performance.now();
+    const url = new URL(req.url ?? '/', this.origin);
+    const rawPath = url.pathname;
+    if (req.method === 'GET' && rawPath.startsWith('/attachments/')) {
+      const file = this.#files.get(rawPath.slice('/attachments/'.length));
+      if (file === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': file.contentType, 'content-length': String(file.bytes.length) });
+      res.end(file.bytes);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    // `@original` arrives URL-encoded as %40original: decode before routing.
+    const path = decodeURIComponent(rawPath.replace(/^\/api\/v10/, ''));
+    const rec: RecordedRequest = {
+      at: Date.now(),
+      startedAt,
+      method: req.method ?? 'GET',
+      path,
+      query: url.searchParams,
+      headers: req.headers,
+      json: undefined,
+      parts: [],
+      files: [],
+      status: 0,
+    };
+    const ct = req.headers['content-type'] ?? '';
+    if (ct.startsWith('multipart/form-data')) {
+      const form = await new Response(body, { headers: { 'content-type': ct } }).formData();
+      for (const [name, value] of form.entries()) {
+        if (typeof value === 'string') {
+          rec.parts.push({ name, bytes: Buffer.from(value) });
+          if (name === 'payload_json') rec.json = JSON.parse(value);
+        } else {
+          const part: RecordedPart = {
+            name,
+            filename: value.name,
+            contentType: value.type,
+            bytes: Buffer.from(await value.arrayBuffer()),
+          };
+          rec.parts.push(part);
+          if (name.startsWith('files[')) rec.files.push(part);
+        }
+      }
+    } else if (body.length > 0 && ct.includes('json')) {
+      rec.json = JSON.parse(body.toString('utf8'));
+    }
+
+    let status: number;
+    let payload: unknown;
+    let headers: Record<string, string> = {};
+    const failKey = [...this.#failures.keys()].find((k) => `${rec.method} ${path}`.startsWith(k));
+    const failure = failKey === undefined ? undefined : this.#failures.get(failKey);
+    if (failKey !== undefined && failure !== undefined) {
+      failure.count -= 1;
+      if (failure.count <= 0) this.#failures.delete(failKey);
+    }
+    if (failure !== undefined && failure.status !== 429) {
+      [status, payload] = [failure.status, { message: `${failure.status}: fake failure`, code: 0 }];
+    } else if (failure !== undefined) {
+      status = 429;
+      payload = { message: 'You are being rate limited.', retry_after: 0.05, global: false };
+      headers = {
+        'retry-after': '1',
+        'x-ratelimit-limit': '5',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset-after': '0.05',
+        'x-ratelimit-bucket': 'fakebucket',
+        'x-ratelimit-scope': 'user',
+      };
+    } else if (!this.#authorized(req, path)) {
+      [status, payload] = [401, { message: '401: Unauthorized', code: 0 }];
+    } else {
+      [status, payload] = await this.#route(req, path, body, rec);
+    }
+    rec.status = status;
+    this.requests.push(rec);
+    if (status === 204) res.writeHead(204, headers).end();
+    else {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(payload));
+    }
+    for (const w of [...this.#waiters]) w();
+  }
+
+  #authorized(req: IncomingMessage, path: string): boolean {
+    // Interaction callbacks and webhook (interaction token) routes carry no Authorization header.
+    if (path.startsWith('/interactions/') || path.startsWith('/webhooks/')) return true;
+    return req.headers.authorization === `Bot ${this.token}`;
+  }
+
+  #route: Route = async (req, path, _body, rec) => {
+    const m = req.method ?? 'GET';
+    const seg = path.split('/').filter((s) => s.length > 0);
+    if (m === 'GET' && path === '/gateway/bot') {
+      return [
+        200,
+        {
+          url: this.gatewayUrl,
+          shards: 1,
+          session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+        },
+      ];
+    }
+    if (m === 'GET' && path === '/gateway') return [200, { url: this.gatewayUrl }];
+    if (seg[0] === 'channels' && seg[2] === 'typing' && m === 'POST') return [204, null];
+    if (seg[0] === 'channels' && seg[2] === 'messages' && m === 'POST') {
+      return [200, this.#messageObject(seg[1]!, rec.json, rec.files)];
+    }
+    if (seg[0] === 'interactions' && seg[3] === 'callback' && m === 'POST') return [204, null];
+    if (seg[0] === 'webhooks' && seg[3] === 'messages' && seg[4] === '@original') {
+      if (m === 'DELETE') return [204, null];
+      return [200, this.#messageObject(this.watchedChannelId, rec.json, rec.files)];
+    }
+    if (seg[0] === 'webhooks' && seg.length === 3 && m === 'POST') {
+      return [200, this.#messageObject(this.watchedChannelId, rec.json, rec.files)];
+    }
+    if (seg[0] === 'applications' && seg.at(-1) === 'commands' && m === 'PUT') {
+      const guildId = seg[2] === 'guilds' ? seg[3] : undefined;
+      const body = (rec.json as Record<string, unknown>[] | undefined) ?? [];
+      return [
+        200,
+        body.map((c) => ({
+          ...c,
+          id: snowflake(),
+          application_id: seg[1],
+          version: snowflake(),
+          ...(guildId === undefined ? {} : { guild_id: guildId }),
+        })),
+      ];
+    }
+    return [404, { message: `404: Not Found (${m} ${path})`, code: 0 }];
+  };
+
+  #messageObject(channelId: string, json: unknown, files: RecordedPart[]): Record<string, unknown> {
+    const j = (json ?? {}) as Record<string, unknown>;
+    return {
+      id: snowflake(),
+      type: 0,
+      channel_id: channelId,
+      guild_id: this.guild.id,
+      author: this.botUser,
+      content: typeof j.content === 'string' ? j.content : '',
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      embeds: Array.isArray(j.embeds) ? j.embeds : [],
+      attachments: files.map((f) => ({
+        id: snowflake(),
+        filename: f.filename ?? 'file',
+        size: f.bytes.length,
+        url: `${this.origin}/attachments/none/${f.filename ?? 'file'}`,
+        proxy_url: `${this.origin}/attachments/none/${f.filename ?? 'file'}`,
+        content_type: f.contentType,
+      })),
+      pinned: false,
+      flags: typeof j.flags === 'number' ? j.flags : 0,
+    };
+  }
+
+  /** Resolves with the first recorded request (past or future) matching `predicate`. */
+  waitFor(predicate: (r: RecordedRequest) => boolean, timeoutMs = 10_000): Promise<RecordedRequest> {
+    return this.#waitUntil(() => this.requests.find(predicate), timeoutMs, 'request');
+  }
+
+  /** Resolves once `count` requests match `predicate`. */
+  waitForCount(predicate: (r: RecordedRequest) => boolean, count: number, timeoutMs = 10_000) {
+    return this.#waitUntil(
+      () => {
+        const hits = this.requests.filter(predicate);
+        return hits.length >= count ? hits : undefined;
+      },
+      timeoutMs,
+      `${count} requests`,
+    );
+  }
+
+  #waitUntil<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    const now = check();
+    if (now !== undefined) return Promise.resolve(now);
+    return new Promise<T>((resolve, reject) => {
+      const waiter = () => {
+        const hit = check();
+        if (hit === undefined) return;
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        resolve(hit);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new Error(`FakeDiscord: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  // ── Gateway ────────────────────────────────────────────────────────────
+
+  #onGateway(ws: WebSocket, _req: IncomingMessage): void {
+    const session: Session = { ws, sessionId: '', seq: 0, intents: 0, identified: false };
+    this.#sessions.add(session);
+    ws.on('close', () => this.#sessions.delete(session));
+    ws.on('error', () => {});
+    ws.on('message', (data) => {
+      let msg: { op: number; d: unknown };
+      try {
+        msg = JSON.parse(String(data)) as { op: number; d: unknown };
+      } catch {
+        ws.close(4002, 'Decode error');
+        return;
+      }
+      this.gatewayLog.push({ dir: 'in', op: msg.op });
+      this.#onOp(session, msg);
+      for (const w of [...this.#waiters]) w();
+    });
+    this.#send(session, { op: 10, d: { heartbeat_interval: this.#heartbeatInterval }, s: null, t: null });
+  }
+
+  #send(session: Session, payload: { op: number; d: unknown; s: number | null; t: string | null }): void {
+    this.gatewayLog.push({ dir: 'out', op: payload.op, t: payload.t });
+    if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(payload));
+  }
+
+  #dispatch(session: Session, t: string, d: unknown): void {
+    session.seq += 1;
+    const saved = this.#resumable.get(session.sessionId);
+    if (saved !== undefined) saved.seq = session.seq;
+    this.#send(session, { op: 0, t, s: session.seq, d });
+  }
+
+  #onOp(session: Session, msg: { op: number; d: unknown }): void {
+    switch (msg.op) {
+      case 1: // heartbeat → ack
+        this.#send(session, { op: 11, d: null, s: null, t: null });
+        return;
+      case 2: {
+        // IDENTIFY
+        const d = msg.d as { token: string; intents: number };
+        if (d.token !== this.token) {
+          session.ws.close(4004, 'Authentication failed');
+          return;
+        }
+        if ((d.intents & this.#disallowedIntents) !== 0) {
+          session.ws.close(4014, 'Disallowed intent(s).');
+          return;
+        }
+        this.identifyCount += 1;
+        session.identified = true;
+        session.intents = d.intents;
+        this.lastIntents = d.intents;
+        session.sessionId = `session-${snowflake()}`;
+        this.#resumable.set(session.sessionId, { seq: 0, intents: d.intents });
+        this.#dispatch(session, 'READY', {
+          v: 10,
+          user: this.botUser,
+          guilds: [{ id: this.guild.id, unavailable: true }],
+          session_id: session.sessionId,
+          resume_gateway_url: this.gatewayUrl,
+          application: { id: this.appId, flags: 0 },
+          private_channels: [],
+        });
+        this.#dispatch(session, 'GUILD_CREATE', this.#guildCreate());
+        return;
+      }
+      case 6: {
+        // RESUME
+        const d = msg.d as { token: string; session_id: string; seq: number };
+        const saved = this.#resumable.get(d.session_id);
+        if (d.token !== this.token || saved === undefined) {
+          this.#send(session, { op: 9, d: false, s: null, t: null }); // invalid session, not resumable
+          return;
+        }
+        this.resumeCount += 1;
+        session.identified = true;
+        session.sessionId = d.session_id;
+        session.seq = saved.seq;
+        session.intents = saved.intents;
+        this.#dispatch(session, 'RESUMED', {});
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #guildCreate(): Record<string, unknown> {
+    return {
+      id: this.guild.id,
+      name: this.guild.name,
+      owner_id: snowflake(),
+      unavailable: false,
+      member_count: 3,
+      joined_at: new Date().toISOString(),
+      roles: this.guild.roles.map((r, i) => ({
+        id: r.id,
+        name: r.name,
+        permissions: r.permissions,
+        position: i,
+        color: 0,
+        hoist: false,
+        managed: false,
+        mentionable: false,
+        flags: 0,
+      })),
+      // The channel `type` is required: without it MESSAGE_CREATE is dropped silently.
+      channels: this.guild.channels.map((c, i) => ({
+        id: c.id,
+        type: 0,
+        name: c.name,
+        position: i,
+        guild_id: this.guild.id,
+        permission_overwrites: [],
+      })),
+      members: [],
+      threads: [],
+      emojis: [],
+      stickers: [],
+      features: [],
+      voice_states: [],
+      presences: [],
+    };
+  }
+
+  /** True once an identified (or resumed) session is open. */
+  get connected(): boolean {
+    return [...this.#sessions].some((s) => s.identified && s.ws.readyState === s.ws.OPEN);
+  }
+
+  /** Waits until a session is identified or resumed. */
+  waitForSession(timeoutMs = 10_000): Promise<true> {
+    return this.#waitUntil(() => (this.connected ? true : undefined), timeoutMs, 'a gateway session');
+  }
+
+  /** Waits until the client has resumed `count` times in total. */
+  waitForResume(count = 1, timeoutMs = 10_000): Promise<true> {
+    return this.#waitUntil(
+      () => (this.resumeCount >= count && this.connected ? true : undefined),
+      timeoutMs,
+      `${count} RESUME(s)`,
+    );
+  }
+
+  /**
+   * Drops every gateway connection. Code 4000 (unknown error) makes discord.js RESUME;
+   * `terminate` simulates a network cut (1006, also resumed).
+   */
+  disconnectGateway(mode: { code: number } | 'terminate' = { code: 4000 }): void {
+    for (const s of this.#sessions) {
+      s.identified = false;
+      if (mode === 'terminate') s.ws.terminate();
+      else s.ws.close(mode.code, 'fake disconnect');
+    }
+  }
+
+  #broadcast(t: string, d: unknown): void {
+    for (const s of this.#sessions) if (s.identified) this.#dispatch(s, t, d);
+  }
+
+  #user(id: string, username: string) {
+    return { id, username, discriminator: '0', global_name: username, avatar: null, bot: false };
+  }
+
+  #attachmentObject(a: FakeAttachment) {
+    const contentType = a.contentType;
+    const url =
+      a.url ?? this.hostFile(a.filename, a.bytes ?? Buffer.alloc(0), contentType ?? 'application/octet-stream');
+    return {
+      id: snowflake(),
+      filename: a.filename,
+      size: a.bytes?.length ?? 0,
+      url,
+      proxy_url: url,
+      ...(contentType === undefined ? {} : { content_type: contentType }),
+    };
+  }
+
+  /**
+   * Dispatches MESSAGE_CREATE from a user. Like Discord, content and attachments are emptied for
+   * sessions without the Message Content intent (unless the message mentions the bot).
+   * Returns the message payload.
+   */
+  sendMessage(input: {
+    channelId: string;
+    content?: string;
+    attachments?: FakeAttachment[];
+    mentionBot?: boolean;
+    author?: { id: string; username: string; bot?: boolean };
+  }): Record<string, unknown> & { id: string; sentAt: number } {
+    const author = input.author ?? { id: snowflake(), username: 'shopper' };
+    const mention = input.mentionBot === true;
+    const content = `${mention ? `<@${this.botUser.id}> ` : ''}${input.content ?? ''}`.trim();
+    const d = {
+      id: snowflake(),
+      type: 0,
+      channel_id: input.channelId,
+      guild_id: this.guild.id,
+      author: { ...this.#user(author.id, author.username), bot: author.bot === true },
+      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: mention ? [this.botUser] : [],
+      mention_roles: [],
+      attachments: (input.attachments ?? []).map((a) => this.#attachmentObject(a)),
+      embeds: [],
+      pinned: false,
+      flags: 0,
+    };
+    const sentAt = performance.now();
+    this.#broadcastMessage(d, mention);
+    return { ...d, sentAt };
+  }
+
+  /** Dispatch with per-session intent enforcement (used by sendMessage). */
+  #broadcastMessage(d: Record<string, unknown>, mention: boolean): void {
+    for (const s of this.#sessions) {
+      if (!s.identified || (s.intents & INTENT_GUILD_MESSAGES) === 0) continue;
+      const visible =
+        (s.intents & INTENT_MESSAGE_CONTENT) !== 0 || mention ? d : { ...d, content: '', attachments: [], embeds: [] };
+      this.#dispatch(s, 'MESSAGE_CREATE', visible);
+    }
+  }
+
+  /**
+   * Dispatches INTERACTION_CREATE. Returns `{id, token}` of the interaction.
+   * - `slash`: a chat-input command with options (attachment options resolve from `attachments`).
+   * - `autocomplete`: same shape, type 4, one option focused.
+   * - `messageContext`: a message command targeting `target` (a payload from sendMessage).
+   */
+  sendInteraction(input: {
+    kind: 'slash' | 'autocomplete' | 'messageContext';
+    name: string;
+    channelId?: string;
+    options?: { name: string; type: number; value: string | number; focused?: boolean }[];
+    attachments?: Record<string, FakeAttachment>;
+    target?: Record<string, unknown>;
+    user?: { id: string; username: string };
+    permissions?: string;
+    roles?: string[];
+  }): { id: string; token: string } {
+    const id = snowflake();
+    const token = `itoken-${id}`;
+    const user = this.#user(input.user?.id ?? snowflake(), input.user?.username ?? 'shopper');
+    const channelId = input.channelId ?? this.watchedChannelId;
+    const resolvedAttachments: Record<string, unknown> = {};
+    const options = (input.options ?? []).map((o) => ({ ...o }));
+    for (const [optName, att] of Object.entries(input.attachments ?? {})) {
+      const obj = this.#attachmentObject(att);
+      resolvedAttachments[obj.id] = obj;
+      options.push({ name: optName, type: 11, value: obj.id });
+    }
+    const commandType = input.kind === 'messageContext' ? 3 : 1;
+    const data: Record<string, unknown> = {
+      id: snowflake(),
+      name: input.name,
+      type: commandType,
+      guild_id: this.guild.id,
+    };
+    if (commandType === 1) data.options = options;
+    const resolved: Record<string, unknown> = {};
+    if (Object.keys(resolvedAttachments).length > 0) resolved.attachments = resolvedAttachments;
+    if (input.kind === 'messageContext') {
+      const target = input.target ?? {};
+      data.target_id = target.id;
+      resolved.messages = { [String(target.id)]: target };
+    }
+    if (Object.keys(resolved).length > 0) data.resolved = resolved;
+    const d = {
+      id,
+      application_id: this.appId,
+      type: input.kind === 'autocomplete' ? 4 : 2,
+      token,
+      version: 1,
+      guild_id: this.guild.id,
+      channel_id: channelId,
+      channel: { id: channelId, type: 0, guild_id: this.guild.id, name: 'channel' },
+      member: {
+        user,
+        roles: input.roles ?? [],
+        permissions: input.permissions ?? '1024',
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+      data,
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      app_permissions: '2248473465835073',
+      // Required, or discord.js throws inside its dispatch handler and the interaction is lost.
+      entitlements: [],
+      authorizing_integration_owners: { '0': this.guild.id },
+      context: 0,
+      attachment_size_limit: 10 * 1024 * 1024,
+    };
+    this.#broadcast('INTERACTION_CREATE', d);
+    return { id, token };
+  }
+
+  /** Closes gateway sessions, the file server and REST. Destroy the client first. */
+  async close(): Promise<void> {
+    for (const s of this.#sessions) s.ws.terminate();
+    this.#wss.close();
+    for (const s of this.#sockets) s.destroy();
+    this.#server.close();
+    await once(this.#server, 'close').catch(() => {});
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Test helper: a SimilarityService built from the real pieces — untrained ResNet50 on ONNX
+ * Runtime, a generated catalog in SQLite + FAISS, sharp collages — in a fresh temp folder.
+ *
+ *   const stack = await createTestStack({ catalogSize: 24 });
+ *   const answer = await stack.service.findSimilar(await readFile(stack.items[0].path), { userId: 't' });
+ *   await stack.close();
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Catalog, openCatalog } from '@lookalike/catalog';
+import {
+  createSimilarityService,
+  type Logger,
+  type ServiceLimits,
+  type SimilarityService,
+  type SimilarityServiceOptions,
+  silentLogger,
+} from '@lookalike/core';
+import { createEmbedder, type ImageEmbedder } from '@lookalike/embedder';
+import { makeTestCatalog } from './catalog.js';
+import { ensureUntrainedModels, TEST_TMP_DIR } from './models.js';
+
+export interface TestStackOptions {
+  /** Images in the generated catalog. @defaultValue 24 */
+  catalogSize?: number;
+  /** Seed of the generated catalog. @defaultValue 7 */
+  seed?: number;
+  /** Service limits. @defaultValue { ratePerMinute: 1000 } (tests of the limiter pass their own) */
+  limits?: Partial<ServiceLimits>;
+  /** Hosts the service may fetch from. @defaultValue ['127.0.0.1'] */
+  allowedHosts?: string[];
+  /** Other service options (fetch timeouts, clock, concurrency, image limits…). */
+  service?: Partial<Omit<SimilarityServiceOptions, 'embedder' | 'catalog' | 'logger'>>;
+  /** Index the catalog before returning. @defaultValue true */
+  reindex?: boolean;
+  /** @defaultValue silentLogger */
+  logger?: Logger;
+}
+
+export interface TestStackItem {
+  id: string;
+  /** Absolute path of the catalog image. */
+  path: string;
+  articleType: string;
+  gender: string;
+  baseColour: string;
+  productDisplayName: string;
+}
+
+export interface TestStack {
+  service: SimilarityService;
+  catalog: Catalog;
+  embedder: ImageEmbedder;
+  /** The temp folder holding everything (removed by close()). */
+  root: string;
+  /** Catalog database and FAISS index. */
+  dataDir: string;
+  /** The generated images. */
+  imagesDir: string;
+  labelsPath: string;
+  items: TestStackItem[];
+  /** Closes the service (and with it the catalog and embedder) and removes the temp folder. */
+  close(): Promise<void>;
+}
+
+/** Builds a real stack in a fresh folder under test/.tmp/. */
+export async function createTestStack(options: TestStackOptions = {}): Promise<TestStack> {
+  const logger = options.logger ?? silentLogger;
+  const modelsDir = await ensureUntrainedModels();
+  const root = await mkdtemp(join(TEST_TMP_DIR, 'stack-'));
+  const generated = await makeTestCatalog(join(root, 'catalog'), {
+    count: options.catalogSize ?? 24,
+    seed: options.seed ?? 7,
+  });
+  const dataDir = join(root, 'data');
+  const embedder = await createEmbedder({ modelsDir, runtime: 'onnx', batchSize: 8, logger });
+  let catalog: Catalog;
+  try {
+    catalog = await openCatalog({
+      dataDir,
+      imagesDir: generated.imagesDir,
+      labelsPath: generated.labelsPath,
+      embedder,
+      logger,
+    });
+  } catch (err) {
+    await embedder.dispose();
+    throw err;
+  }
+  if (options.reindex ?? true) await catalog.reindex();
+  const service = createSimilarityService({
+    embedder,
+    catalog,
+    logger,
+    limits: { ratePerMinute: 1000, ...(options.limits ?? {}) },
+    fetch: { allowedHosts: options.allowedHosts ?? ['127.0.0.1'], timeoutMs: 5_000, connectTimeoutMs: 2_000 },
+    ...(options.service ?? {}),
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    service,
+    catalog,
+    embedder,
+    root,
+    dataDir,
+    imagesDir: generated.imagesDir,
+    labelsPath: generated.labelsPath,
+    items: generated.items.map((it) => ({
+      id: it.id,
+      path: join(generated.imagesDir, it.file),
+      articleType: it.articleType,
+      gender: it.gender,
+      baseColour: it.baseColour,
+      productDisplayName: it.productDisplayName,
+    })),
+    close() {
+      closed ??= (async () => {
+        await service.close();
+        await rm(root, { recursive: true, force: true });
+      })();
+      return closed;
+    },
+  };
+}

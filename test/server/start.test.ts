@@ -1,0 +1,115 @@
+/**
+ * `lookalike start` as a process: indexes a configured (empty) catalog on first run, serves the
+ * page and API on HOST/PORT, and shuts down gracefully on SIGTERM, letting an in-flight answer finish.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.js';
+import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('lookalike start', () => {
+  const dir = join(TEST_TMP_DIR, 'start-e2e');
+  let catalog: TestCatalog;
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  let stdout = '';
+  let stderr = '';
+  let base = '';
+  let exited: Promise<number | null>;
+
+  before(async () => {
+    await rm(dir, { recursive: true, force: true });
+    const modelsDir = await ensureUntrainedModels();
+    catalog = await makeTestCatalog(join(dir, 'catalog'), { count: 12 });
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (v !== undefined && !/^(LOOKALIKE_|DISCORD_|SLACK_|PORT$|HOST$|LOCAL_PAGE$|LOG_LEVEL$)/.test(k)) env[k] = v;
+    }
+    Object.assign(env, {
+      LOOKALIKE_MODELS_DIR: modelsDir,
+      LOOKALIKE_DATA_DIR: join(dir, 'data'),
+      LOOKALIKE_CATALOG_DIR: catalog.imagesDir,
+      LOOKALIKE_LABELS: catalog.labelsPath,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+    });
+    child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(ROOT, 'apps/cli/src/main.ts'), 'start'],
+      {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    base = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        const m = /Local page: (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+        if (m?.[1] !== undefined) resolve(m[1]);
+      });
+      void exited.then((code) => reject(new Error(`start exited with ${code}: ${stderr}`)));
+    });
+  });
+
+  after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('GIVEN an empty configured catalog THEN it is indexed on first run and the page answers with 6 results', async () => {
+    for (;;) {
+      const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; catalogSize: number };
+      const status = (await (await fetch(`${base}/api/status`)).json()) as { reindexing: boolean };
+      // stderr arrives through a pipe, independently of HTTP: wait for the summary line too.
+      if (health.catalogSize === 12 && !status.reindexing && /Reindex done/.test(stderr)) break;
+      assert.equal(child.exitCode, null, `start exited early: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(stderr, /is empty: indexing/);
+    assert.match(stderr, /Reindex done in [\d.]+ s: 12 added/, stderr);
+    assert.equal((await fetch(`${base}/`)).status, 200);
+    const form = new FormData();
+    const first = catalog.items[0];
+    assert.ok(first !== undefined);
+    form.append('image', new Blob([new Uint8Array(await readFile(join(catalog.imagesDir, first.file)))]), first.file);
+    const res = await fetch(`${base}/api/similar`, { method: 'POST', body: form });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { results: unknown[] }).results.length, 6);
+  });
+
+  test('GIVEN SIGTERM during a query THEN the answer still arrives and the process exits 0', async () => {
+    const form = new FormData();
+    const item = catalog.items[1];
+    assert.ok(item !== undefined);
+    form.append('image', new Blob([new Uint8Array(await readFile(join(catalog.imagesDir, item.file)))]), item.file);
+    let finished = false;
+    const inFlight = fetch(`${base}/api/similar`, { method: 'POST', body: form }).finally(() => {
+      finished = true;
+    });
+    // Signal once the service holds the query (or it already answered, on a fast machine).
+    while (!finished) {
+      const status = (await (await fetch(`${base}/api/status`)).json()) as { inFlight: number; queueDepth: number };
+      if (status.inFlight + status.queueDepth > 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGTERM');
+    const res = await inFlight;
+    assert.equal(res.status, 200, stderr);
+    assert.equal(((await res.json()) as { results: unknown[] }).results.length, 6);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /SIGTERM received/);
+    await assert.rejects(fetch(`${base}/healthz`), 'no longer listening');
+  });
+});
