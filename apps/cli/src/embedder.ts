@@ -9,6 +9,7 @@ import {
   type ImageEmbedder,
   UNTRAINED_WEIGHTS_WARNING,
 } from '@lookalike/embedder';
+import { embedderOptionsFrom } from '@lookalike/runtime';
 import type { CliContext } from './context.js';
 
 /** Per-command overrides of the configured embedder settings. */
@@ -18,17 +19,8 @@ let warned = false;
 
 /** Opens the embedder configured by `ctx.config` (overrides win). */
 export async function openEmbedder(ctx: CliContext, overrides: EmbedderOverrides = {}): Promise<ImageEmbedder> {
-  const e = ctx.config.embedder;
   const embedder = await createEmbedder({
-    modelsDir: ctx.config.modelsDir,
-    runtime: e.runtime,
-    resize: e.resize,
-    exif: e.exif,
-    threads: e.threads,
-    batchSize: e.batchSize,
-    maxPixels: e.maxPixels,
-    maxBytes: e.maxBytes,
-    logger: ctx.logger,
+    ...embedderOptionsFrom(ctx.config, ctx.logger),
     // The CLI prints its own one-line warning below instead of a JSON log line.
     warnUntrained: false,
     ...overrides,

@@ -3,10 +3,10 @@
  * Composition root: config → root pino logger → embedder → catalog → service → HTTP → bot.
  * SIGTERM/SIGINT: stop taking work, let in-flight answers finish, log out, close everything.
  */
-import { openCatalog } from '@lookalike/catalog';
-import { createSimilarityService, LookalikeError, loadConfig } from '@lookalike/core';
+import { LookalikeError, loadConfig } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
-import { createEmbedder, UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
+import { UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
+import { openRuntime } from '@lookalike/runtime';
 import { createHttpServer } from '@lookalike/server';
 import { pino } from 'pino';
 
@@ -33,40 +33,8 @@ async function main(): Promise<number> {
     return 78;
   }
 
-  const embedder = await createEmbedder({
-    modelsDir: config.modelsDir,
-    runtime: config.embedder.runtime,
-    resize: config.embedder.resize,
-    exif: config.embedder.exif,
-    threads: config.embedder.threads,
-    batchSize: config.embedder.batchSize,
-    maxPixels: config.embedder.maxPixels,
-    maxBytes: config.embedder.maxBytes,
-    logger: root,
-  });
+  const { embedder, service } = await openRuntime({ config, logger: root });
   if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
-  const catalog = await openCatalog({
-    dataDir: config.dataDir,
-    imagesDir: config.catalog.imagesDir,
-    labelsPath: config.catalog.labelsPath,
-    embedder,
-    index: { kind: config.index.kind, efSearch: config.index.efSearch },
-    batchSize: config.embedder.batchSize,
-    logger: root,
-  });
-  const service = createSimilarityService({
-    embedder,
-    catalog,
-    limits: config.limits,
-    fetch: {
-      allowedHosts: config.fetch.allowedHosts,
-      maxBytes: config.fetch.maxBytes,
-      timeoutMs: config.fetch.timeoutMs,
-      connectTimeoutMs: config.fetch.connectTimeoutMs,
-    },
-    image: { maxBytes: config.embedder.maxBytes, maxPixels: config.embedder.maxPixels },
-    logger: root,
-  });
   const http = createHttpServer({ service, logger: root, localPage: config.http.localPage });
   const address = await http.listen(config.http.port, config.http.host);
   log.info({ ...address, localPage: config.http.localPage }, 'http listening');

@@ -4,9 +4,9 @@
  * the one HTTP server (with POST /slack/events in HTTP mode).
  * SIGTERM/SIGINT: stop taking work, let in-flight answers finish, close everything.
  */
-import { openCatalog } from '@lookalike/catalog';
-import { createSimilarityService, LookalikeError, loadConfig } from '@lookalike/core';
-import { createEmbedder, UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
+import { LookalikeError, loadConfig } from '@lookalike/core';
+import { UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
+import { openRuntime } from '@lookalike/runtime';
 import { createHttpServer } from '@lookalike/server';
 import { createSlackBot } from '@lookalike/slack';
 import { pino } from 'pino';
@@ -34,40 +34,8 @@ async function main(): Promise<number> {
     return 78;
   }
 
-  const embedder = await createEmbedder({
-    modelsDir: config.modelsDir,
-    runtime: config.embedder.runtime,
-    resize: config.embedder.resize,
-    exif: config.embedder.exif,
-    threads: config.embedder.threads,
-    batchSize: config.embedder.batchSize,
-    maxPixels: config.embedder.maxPixels,
-    maxBytes: config.embedder.maxBytes,
-    logger: root,
-  });
+  const { embedder, service } = await openRuntime({ config, logger: root });
   if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
-  const catalog = await openCatalog({
-    dataDir: config.dataDir,
-    imagesDir: config.catalog.imagesDir,
-    labelsPath: config.catalog.labelsPath,
-    embedder,
-    index: { kind: config.index.kind, efSearch: config.index.efSearch },
-    batchSize: config.embedder.batchSize,
-    logger: root,
-  });
-  const service = createSimilarityService({
-    embedder,
-    catalog,
-    limits: config.limits,
-    fetch: {
-      allowedHosts: config.fetch.allowedHosts,
-      maxBytes: config.fetch.maxBytes,
-      timeoutMs: config.fetch.timeoutMs,
-      connectTimeoutMs: config.fetch.connectTimeoutMs,
-    },
-    image: { maxBytes: config.embedder.maxBytes, maxPixels: config.embedder.maxPixels },
-    logger: root,
-  });
 
   const bot = createSlackBot({
     service,

@@ -8,15 +8,10 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Catalog, generateDemoCatalog, openCatalog } from '@lookalike/catalog';
-import {
-  asLookalikeError,
-  createSimilarityService,
-  formatSummary,
-  LookalikeError,
-  type SimilarityService,
-} from '@lookalike/core';
+import { generateDemoCatalog } from '@lookalike/catalog';
+import { asLookalikeError, formatSummary, LookalikeError, type SimilarityService } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
+import { openRuntime } from '@lookalike/runtime';
 import { createHttpServer, type HttpServer } from '@lookalike/server';
 import { createSlackBot } from '@lookalike/slack';
 import type { CliContext, CommandSpec } from '../context.js';
@@ -133,33 +128,7 @@ export const startCommand: CommandSpec = {
 
     const dirs = await resolveCatalogDirs(ctx);
     const embedder = await openEmbedder(ctx);
-    let catalog: Catalog;
-    try {
-      catalog = await openCatalog({
-        dataDir: config.dataDir,
-        imagesDir: dirs.imagesDir,
-        labelsPath: dirs.labelsPath,
-        embedder,
-        index: config.index,
-        batchSize: config.embedder.batchSize,
-        logger,
-        allowModelMismatch: true,
-      });
-    } catch (err) {
-      await embedder.dispose();
-      throw err;
-    }
-    const service = createSimilarityService({
-      embedder,
-      catalog,
-      logger,
-      limits: config.limits,
-      fetch: config.fetch,
-      image: { maxBytes: config.embedder.maxBytes, maxPixels: config.embedder.maxPixels },
-      // The embedder runs one batch at a time and coalesces concurrent calls: two batches' worth
-      // of queries in flight keeps it busy; the rest wait in the bounded queue.
-      concurrency: 2 * config.embedder.batchSize,
-    });
+    const { catalog, service } = await openRuntime({ config, logger, embedder, catalog: dirs });
 
     const http: HttpServer = createHttpServer({
       service,
