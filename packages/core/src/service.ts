@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import PQueue from 'p-queue';
-import { NO_CLOSE_MATCH_NOTICE, renderCollage, UNTRAINED_NOTICE } from './collage.js';
+import { createCollageRenderer, NO_CLOSE_MATCH_NOTICE, UNTRAINED_NOTICE } from './collage.js';
 import { asLookalikeError, LookalikeError } from './errors.js';
 import { createFetcher, type ImageFetcher } from './fetcher.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, inspectImage } from './inspect.js';
@@ -49,6 +49,8 @@ export interface SimilarityServiceOptions {
   now?: () => number;
   /** Reads a result's catalog image. @defaultValue readFile(item.path) */
   loadImage?: (item: SimilarItem) => Promise<Uint8Array>;
+  /** Prepared collage tiles kept in memory (≈ 350 kB each; 0 disables the cache). @defaultValue 128 */
+  collageTiles?: number;
   /**
    * Whether close() also disposes the embedder and closes the catalog.
    * @defaultValue true
@@ -100,6 +102,9 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
   });
   const queue = new PQueue({ concurrency });
   const loadImage = options.loadImage ?? ((item: SimilarItem) => readFile(item.path));
+  const collageRenderer = createCollageRenderer({ maxTiles: options.collageTiles ?? 128 });
+  /** Whether a reindex was seen running: cached tiles are dropped once it ends (files may have changed). */
+  let reindexSeen = false;
   const fetcher: ImageFetcher = createFetcher({
     allowedHosts: options.fetch?.allowedHosts ?? [],
     maxBytes: options.fetch?.maxBytes ?? imageLimits.maxBytes,
@@ -137,7 +142,12 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     if (embedder.weights.untrained) notices.push(UNTRAINED_NOTICE);
     if (noCloseMatch) notices.push(NO_CLOSE_MATCH_NOTICE);
     if (results.length === 0) notices.push('Nothing in the catalog matches these filters.');
-    const collage = await renderCollage(results, { weights: embedder.weights, notices, loadImage });
+    if (catalog.reindexProgress() !== null) reindexSeen = true;
+    else if (reindexSeen) {
+      reindexSeen = false;
+      collageRenderer.clear();
+    }
+    const collage = await collageRenderer.render(results, { weights: embedder.weights, notices, loadImage });
     const t3 = performance.now();
     rlog.info(
       {
@@ -249,6 +259,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
         throw e;
       } finally {
         reindexing = undefined;
+        collageRenderer.clear();
       }
     },
 
