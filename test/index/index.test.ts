@@ -175,10 +175,10 @@ describe('hnsw index', () => {
     truth = flat.searchBatch(queries, 6);
   });
 
-  test('GIVEN 5,000 clustered vectors THEN HNSW (M=32, efSearch 128) recall@6 vs flat is >= 0.99', () => {
+  test('GIVEN 5,000 clustered vectors THEN HNSW (M=32, default efSearch 96) recall@6 vs flat is >= 0.99', () => {
     assert.equal(hnsw.kind, 'hnsw');
     assert.equal(hnsw.M, 32);
-    assert.equal(hnsw.efSearch, 128);
+    assert.equal(hnsw.efSearch, 96);
     assert.equal(hnsw.size(), data.length);
     const recall = recallAt(hnsw.searchBatch(queries, 6), truth);
     assert.ok(recall >= 0.99, `recall@6 = ${recall}`);

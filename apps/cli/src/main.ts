@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const root = pino({ level: config.logLevel, base: { app: 'lookalike' } }, pino.destination(2));
-  const logger = root.child({ component: 'cli', command: name });
+  const logger = root.child({ command: name });
   const spec = await entry.load();
   try {
     return await spec.run(rest, { config, logger, stdout: process.stdout, stderr: process.stderr });

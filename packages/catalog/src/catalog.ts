@@ -61,7 +61,7 @@ export interface CatalogOptions {
   embedder: Embedder;
   /**
    * Index type and HNSW search breadth. @defaultValue kind: the kind of the last saved index,
-   * else 'flat'; efSearch: 128
+   * else 'flat'; efSearch: 96
    */
   index?: { kind?: 'flat' | 'hnsw'; efSearch?: number };
   /** @defaultValue silentLogger */
@@ -176,7 +176,7 @@ class SqliteCatalog implements Catalog {
     this.weights = options.embedder.weights;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'catalog' });
     this.#batchSize = Math.max(1, options.batchSize ?? 8);
-    this.#efSearch = options.index?.efSearch ?? 128;
+    this.#efSearch = options.index?.efSearch ?? 96;
     this.#indexPath = join(this.#dataDir, 'index.faiss');
     this.#sidecarPath = join(this.#dataDir, 'index.json');
     this.#store = new CatalogStore(join(this.#dataDir, 'catalog.sqlite'));

@@ -45,7 +45,7 @@ export const configSchema = z.object({
   LOOKALIKE_THREADS: int(0, 0, 256),
   LOOKALIKE_BATCH_SIZE: int(8, 1, 256),
   LOOKALIKE_INDEX: z.enum(['flat', 'hnsw']).default('flat'),
-  LOOKALIKE_HNSW_EF_SEARCH: int(128, 1, 4096),
+  LOOKALIKE_HNSW_EF_SEARCH: int(96, 1, 4096),
   LOOKALIKE_MAX_PIXELS: int(40_000_000, 1, 1_000_000_000),
   LOOKALIKE_MAX_BYTES: int(20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   LOOKALIKE_RATE_PER_MINUTE: int(5, 1, 10_000),
