@@ -115,6 +115,29 @@ describe('image shares', () => {
     assert.equal(since(from, 'download').length, 2);
   });
 
+  test('GIVEN one share with 5 images THEN the first 4 get one threaded answer each', async () => {
+    const from = h.fake.calls.length;
+    const files = [1, 2, 3, 4, 5].map((n) =>
+      h.fake.addFile({ name: `look-${n}.jpg`, mimetype: 'image/jpeg', bytes: h.photo, user: 'U5' }),
+    );
+    const ev = fileShareEvent(h.fake, { channel: CHANNEL, user: 'U5', files });
+    assert.equal((await h.signer.postEvent(ev)).status, 200);
+    await h.fake.waitFor(() =>
+      since(from).filter(
+        (c) => c.method === 'chat.postMessage' && Array.isArray(c.args.blocks) && c.args.thread_ts === ev.ts,
+      ).length >= 4
+        ? true
+        : undefined,
+    );
+    const lists = since(from).filter(
+      (c) => c.method === 'chat.postMessage' && Array.isArray(c.args.blocks) && c.args.thread_ts === ev.ts,
+    );
+    assert.equal(lists.length, 4);
+    for (const list of lists) assert.equal(resultSections(list).length, 6);
+    assert.equal(since(from, 'download').length, 4, 'the fifth image is not downloaded');
+    assert.equal(since(from, 'files.completeUploadExternal').filter((c) => c.args.thread_ts === ev.ts).length, 4);
+  });
+
   test('GIVEN a partial file object (check_file_info) THEN files.info is called and the share is answered', async () => {
     const from = h.fake.calls.length;
     const file = h.fake.addFile({ name: 'partial.jpg', mimetype: 'image/jpeg', bytes: h.photo, user: 'U3' });

@@ -15,7 +15,7 @@ import {
 } from '@lookalike/core';
 import { App, HTTPReceiver, type RespondFn, SocketModeReceiver, type webApi } from '@slack/bolt';
 import { parseSimilarArgs } from './args.js';
-import { candidateFiles, downloadFile, firstImage, type SlackFile } from './files.js';
+import { candidateFiles, downloadFile, firstImage, imagesAmong, type SlackFile } from './files.js';
 import { describeFilters, renderAnswer, renderProgress, renderSummary } from './render.js';
 import { toSlackLogger } from './slack-logger.js';
 import { TtlSet } from './ttl-cache.js';
@@ -78,6 +78,9 @@ interface HistoryMessage {
 const NO_RECENT_IMAGE =
   "I didn't find a photo you shared in this channel in the last 24 hours. Share one (or use the “Find similar” shortcut on a message with a photo), then run /similar again.";
 const NO_IMAGE_IN_MESSAGE = 'That message has no image I can search with. Try it on a message with a photo.';
+/** Images of one message that get an answer each (the same cap as on Discord). */
+export const MAX_IMAGES_PER_MESSAGE = 4;
+
 const NOT_IN_CHANNEL = 'I can’t see this channel. Invite me first (/invite @lookalike), then try again.';
 
 /** Maps Slack Web API failures a person can fix to a friendly LookalikeError. */
@@ -245,12 +248,23 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         rlog.debug('share already answered');
         return;
       }
-      const file = await firstImage(client, candidates);
-      if (file === undefined) {
+      const images = await imagesAmong(client, candidates, MAX_IMAGES_PER_MESSAGE);
+      if (images.length === 0) {
         if (source === 'app_mention') await inThread(client, target)(USER_MESSAGES.NO_IMAGE);
         return;
       }
-      await answer(client, target, file, { team, user: ev.user }, rlog, requestId);
+      // One answer per image, as on Discord. After "slow down" or "busy", the rest would only repeat it.
+      for (const [i, file] of images.entries()) {
+        const id = i === 0 ? requestId : randomUUID();
+        const ilog = i === 0 ? rlog : rlog.child({ requestId: id });
+        try {
+          await answer(client, target, file, { team, user: ev.user }, ilog, id);
+        } catch (err) {
+          await report(err, ilog, inThread(client, target));
+          const code = platformError(err).code;
+          if (code === 'RATE_LIMITED' || code === 'BUSY') break;
+        }
+      }
     } catch (err) {
       await report(err, rlog, inThread(client, target));
     }

@@ -34,22 +34,35 @@ export function candidateFiles(files: readonly SlackFile[] | undefined): SlackFi
 }
 
 /**
- * The first image among the files, completing partial objects with files.info.
+ * The images among the files, in order, at most `limit`, completing partial objects with files.info.
+ */
+export async function imagesAmong(
+  client: webApi.WebClient,
+  files: readonly SlackFile[] | undefined,
+  limit: number,
+): Promise<SlackFile[]> {
+  const images: SlackFile[] = [];
+  for (const file of candidateFiles(files)) {
+    if (images.length >= limit) break;
+    let full = file;
+    if (isPartialFile(file) && file.id !== undefined) {
+      const info = await client.files.info({ file: file.id });
+      full = (info.file ?? {}) as SlackFile;
+    }
+    if (isImageFile(full) && (full.url_private_download ?? full.url_private) !== undefined) images.push(full);
+  }
+  return images;
+}
+
+/**
+ * The first image among the files.
  * @returns undefined when none is an image.
  */
 export async function firstImage(
   client: webApi.WebClient,
   files: readonly SlackFile[] | undefined,
 ): Promise<SlackFile | undefined> {
-  for (const file of candidateFiles(files)) {
-    let full = file;
-    if (isPartialFile(file) && file.id !== undefined) {
-      const info = await client.files.info({ file: file.id });
-      full = (info.file ?? {}) as SlackFile;
-    }
-    if (isImageFile(full) && (full.url_private_download ?? full.url_private) !== undefined) return full;
-  }
-  return undefined;
+  return (await imagesAmong(client, files, 1))[0];
 }
 
 /**
