@@ -3,7 +3,7 @@
  * pino root logger, and hands children of it to the command that runs.
  */
 import { parseArgs } from 'node:util';
-import { LookalikeError, loadConfig } from '@lookalike/core';
+import { LookalikeError, loadConfigOrReport } from '@lookalike/core';
 import { pino } from 'pino';
 import { COMMANDS } from './commands.js';
 
@@ -54,19 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
   });
 
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig({ modelsDir: g.values.models, dataDir: g.values.data });
-  } catch (err) {
-    if (err instanceof LookalikeError && err.code === 'CONFIG_INVALID') {
-      const problems = (err.details.problems as string[] | undefined) ?? [];
-      process.stderr.write(
-        `lookalike: invalid configuration. Fix these variables:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`,
-      );
-      return 78;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('lookalike', { modelsDir: g.values.models, dataDir: g.values.data });
+  if (config === undefined) return 78;
   const root = pino({ level: config.logLevel, base: { app: 'lookalike' } }, pino.destination(2));
   const logger = root.child({ command: name });
   const spec = await entry.load();

@@ -3,10 +3,10 @@
  * Composition root: config → root pino logger → embedder → catalog → service → HTTP → bot.
  * SIGTERM/SIGINT: stop taking work, let in-flight answers finish, log out, close everything.
  */
-import { LookalikeError, loadConfig } from '@lookalike/core';
+import { loadConfigOrReport } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
 import { UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
-import { openRuntime } from '@lookalike/runtime';
+import { openRuntime, stopOnSignal } from '@lookalike/runtime';
 import { createHttpServer } from '@lookalike/server';
 import { pino } from 'pino';
 
@@ -14,17 +14,8 @@ import { pino } from 'pino';
 const SHUTDOWN_GRACE_MS = 30_000;
 
 async function main(): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof LookalikeError && err.code === 'CONFIG_INVALID') {
-      const problems = (err.details.problems as string[] | undefined) ?? [];
-      process.stderr.write(`discord-bot: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
-      return 78;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('discord-bot');
+  if (config === undefined) return 78;
   const root = pino({ level: config.logLevel, base: { app: 'lookalike-discord' } });
   const log = root.child({ component: 'main' });
   const discord = config.discord;
@@ -37,7 +28,7 @@ async function main(): Promise<number> {
   if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
   const http = createHttpServer({ service, logger: root, localPage: config.http.localPage });
   const address = await http.listen(config.http.port, config.http.host);
-  log.info({ ...address, localPage: config.http.localPage }, 'http listening');
+  log.info({ ...address, localPage: config.http.localPage }, 'listening');
 
   const bot = createDiscordBot({
     service,
@@ -50,29 +41,15 @@ async function main(): Promise<number> {
     logger: root,
   });
 
-  let shuttingDown = false;
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal }, 'shutting down: finishing in-flight answers');
-    const force = setTimeout(() => {
-      log.error({}, 'shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    try {
+  stopOnSignal(
+    log,
+    async () => {
       await bot.stop();
       await http.close();
       await service.close();
-    } catch (err) {
-      log.error({ err }, 'error during shutdown');
-    }
-    log.info({}, 'bye');
-    process.exitCode = 0;
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+    },
+    SHUTDOWN_GRACE_MS,
+  );
 
   await bot.start();
   return 0;

@@ -4,9 +4,9 @@
  * the one HTTP server (with POST /slack/events in HTTP mode).
  * SIGTERM/SIGINT: stop taking work, let in-flight answers finish, close everything.
  */
-import { LookalikeError, loadConfig } from '@lookalike/core';
+import { LookalikeError, loadConfigOrReport } from '@lookalike/core';
 import { UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
-import { openRuntime } from '@lookalike/runtime';
+import { openRuntime, stopOnSignal } from '@lookalike/runtime';
 import { createHttpServer } from '@lookalike/server';
 import { createSlackBot } from '@lookalike/slack';
 import { pino } from 'pino';
@@ -15,17 +15,8 @@ import { pino } from 'pino';
 const SHUTDOWN_GRACE_MS = 30_000;
 
 async function main(): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof LookalikeError && err.code === 'CONFIG_INVALID') {
-      const problems = (err.details.problems as string[] | undefined) ?? [];
-      process.stderr.write(`slack-bot: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
-      return 78;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport('slack-bot');
+  if (config === undefined) return 78;
   const root = pino({ level: config.logLevel, base: { app: 'lookalike-slack' } });
   const log = root.child({ component: 'main' });
   const slack = config.slack;
@@ -54,29 +45,15 @@ async function main(): Promise<number> {
     routes: bot.route === undefined ? [] : [bot.route],
   });
 
-  let shuttingDown = false;
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal }, 'shutting down: finishing in-flight answers');
-    const force = setTimeout(() => {
-      log.error({}, 'shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    try {
+  stopOnSignal(
+    log,
+    async () => {
       await http.close();
       await bot.stop();
       await service.close();
-    } catch (err) {
-      log.error({ err }, 'error during shutdown');
-    }
-    log.info({}, 'bye');
-    process.exitCode = 0;
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+    },
+    SHUTDOWN_GRACE_MS,
+  );
 
   // Verify the token (and connect, in Socket Mode) before Slack can reach us.
   try {

@@ -222,3 +222,25 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * For process entry points: `loadConfig`, but an invalid configuration is reported on `stderr`
+ * (every bad variable by name, never its value) and `undefined` comes back, so the caller can
+ * exit with status 78 before anything starts. Other errors are thrown.
+ */
+export function loadConfigOrReport(
+  app: string,
+  overrides: ConfigOverrides = {},
+  stderr: NodeJS.WritableStream = process.stderr,
+): Config | undefined {
+  try {
+    return loadConfig(overrides);
+  } catch (err) {
+    if (!(err instanceof LookalikeError) || err.code !== 'CONFIG_INVALID') throw err;
+    const problems = (err.details.problems as string[] | undefined) ?? [];
+    stderr.write(
+      `${app}: invalid configuration. Fix these variables:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`,
+    );
+    return undefined;
+  }
+}

@@ -82,3 +82,32 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
   });
   return { embedder, catalog, service, close: () => service.close() };
 }
+
+/**
+ * Runs `stop` once on the first SIGTERM or SIGINT (in-flight answers finish inside it), then sets
+ * exit code 0. If stopping takes longer than `graceMs`, the process exits with 1. Unhandled
+ * rejections are logged instead of crashing the process.
+ */
+export function stopOnSignal(log: Logger, stop: () => Promise<void>, graceMs = 30_000): void {
+  let stopping = false;
+  const onSignal = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight answers');
+    const force = setTimeout(() => {
+      log.error({}, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, graceMs);
+    force.unref();
+    try {
+      await stop();
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+    }
+    log.info({}, 'bye');
+    process.exitCode = 0;
+  };
+  process.once('SIGTERM', (s) => void onSignal(s));
+  process.once('SIGINT', (s) => void onSignal(s));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+}
