@@ -5,40 +5,25 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { USER_MESSAGES } from '@lookalike/core';
 import { FakeDiscord } from '../fakes/discord.js';
 import { makeTestCatalog } from '../helpers/catalog.js';
-import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
-import { type SpawnedApp, spawnApp } from '../slack/process.js';
+import { type SpawnedApp, spawnBotWithEmptyCatalog } from '../helpers/process.js';
 
 let fake: FakeDiscord;
 let app: SpawnedApp;
 let dir: string;
 
 before(async () => {
-  const modelsDir = await ensureUntrainedModels();
-  dir = await mkdtemp(join(TEST_TMP_DIR, 'discord-main-'));
-  // A catalog folder that was never indexed: the answer is the INDEX_EMPTY sentence, which is
-  // enough to prove the wiring from gateway to service to REST without indexing here.
-  const catalog = await makeTestCatalog(join(dir, 'catalog'), { count: 4 });
   fake = await FakeDiscord.start();
-  app = await spawnApp('apps/discord-bot/src/main.ts', [], dir, {
-    LOOKALIKE_MODELS_DIR: modelsDir,
-    LOOKALIKE_DATA_DIR: join(dir, 'data'),
-    LOOKALIKE_CATALOG_DIR: catalog.imagesDir,
-    LOOKALIKE_LABELS: catalog.labelsPath,
-    ATTACHMENT_HOSTS: '127.0.0.1',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOCAL_PAGE: 'off',
-    LOG_LEVEL: 'info',
+  ({ app, dir } = await spawnBotWithEmptyCatalog('apps/discord-bot/src/main.ts', 'discord-main-', {
     DISCORD_TOKEN: fake.token,
     DISCORD_API_BASE: fake.apiBase,
     DISCORD_WATCH_CHANNELS: fake.watchedChannelId,
-  });
+  }));
   await fake.waitForSession(60_000);
 });
 

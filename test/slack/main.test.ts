@@ -5,41 +5,26 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { USER_MESSAGES } from '@lookalike/core';
 import { FakeSlack, SlackSigner } from '../fakes/slack.js';
 import { makeTestCatalog } from '../helpers/catalog.js';
-import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
+import { type SpawnedApp, spawnBotWithEmptyCatalog } from '../helpers/process.js';
 import { fileShareEvent, SIGNING_SECRET } from './harness.js';
-import { type SpawnedApp, spawnApp } from './process.js';
 
 let fake: FakeSlack;
 let app: SpawnedApp;
 let dir: string;
 
 before(async () => {
-  const modelsDir = await ensureUntrainedModels();
-  dir = await mkdtemp(join(TEST_TMP_DIR, 'slack-main-'));
-  // A catalog folder that was never indexed: searches answer INDEX_EMPTY, which is enough to
-  // prove the wiring without indexing in this process.
-  const catalog = await makeTestCatalog(join(dir, 'catalog'), { count: 4 });
   fake = await FakeSlack.start();
-  app = await spawnApp('apps/slack-bot/src/main.ts', [], dir, {
-    LOOKALIKE_MODELS_DIR: modelsDir,
-    LOOKALIKE_DATA_DIR: join(dir, 'data'),
-    LOOKALIKE_CATALOG_DIR: catalog.imagesDir,
-    LOOKALIKE_LABELS: catalog.labelsPath,
-    ATTACHMENT_HOSTS: '127.0.0.1',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOCAL_PAGE: 'off',
-    LOG_LEVEL: 'info',
+  ({ app, dir } = await spawnBotWithEmptyCatalog('apps/slack-bot/src/main.ts', 'slack-main-', {
     SLACK_BOT_TOKEN: fake.botToken,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: fake.apiUrl,
-  });
+  }));
 });
 
 after(async () => {

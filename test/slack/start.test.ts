@@ -10,8 +10,8 @@ import { after, before, test } from 'node:test';
 import { FakeSlack, SlackSigner } from '../fakes/slack.js';
 import { makeTestCatalog } from '../helpers/catalog.js';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
+import { type SpawnedApp, spawnApp } from '../helpers/process.js';
 import { SIGNING_SECRET } from './harness.js';
-import { type SpawnedApp, spawnApp } from './process.js';
 
 let fake: FakeSlack;
 let app: SpawnedApp;

@@ -20,3 +20,13 @@ export interface CommandSpec {
   usage: string;
   run: Command;
 }
+
+/**
+ * Reports a command-line mistake and the command's usage on stderr; returns exit code 2.
+ * `usage` starts with the command's name, e.g. "embed IMAGE... [--runtime onnx|tfjs]".
+ */
+export function usageError(ctx: Pick<CliContext, 'stderr'>, usage: string, message: string): number {
+  const name = usage.split(' ')[0] ?? '';
+  ctx.stderr.write(`lookalike ${name}: ${message}\nUsage: lookalike ${usage}\n`);
+  return 2;
+}

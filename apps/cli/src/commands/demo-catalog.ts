@@ -4,14 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { generateDemoCatalog } from '@lookalike/catalog';
-import type { CliContext, CommandSpec } from '../context.js';
+import { type CommandSpec, usageError } from '../context.js';
 
 const USAGE = 'demo-catalog OUT [--count N] [--seed S]';
-
-function usageError(ctx: CliContext, message: string): number {
-  ctx.stderr.write(`lookalike demo-catalog: ${message}\nUsage: lookalike ${USAGE}\n`);
-  return 2;
-}
 
 export const demoCatalogCommand: CommandSpec = {
   name: 'demo-catalog',
@@ -22,14 +17,15 @@ export const demoCatalogCommand: CommandSpec = {
     try {
       parsed = parseOptions(argv);
     } catch (err) {
-      return usageError(ctx, (err as Error).message);
+      return usageError(ctx, USAGE, (err as Error).message);
     }
     const { values, positionals } = parsed;
-    if (positionals.length !== 1) return usageError(ctx, 'give one output folder');
+    if (positionals.length !== 1) return usageError(ctx, USAGE, 'give one output folder');
     const count = values.count === undefined ? 400 : Number(values.count);
     const seed = values.seed === undefined ? 42 : Number(values.seed);
-    if (!Number.isInteger(count) || count < 1 || count > 100_000) return usageError(ctx, '--count must be 1–100000');
-    if (!Number.isInteger(seed)) return usageError(ctx, '--seed must be an integer');
+    if (!Number.isInteger(count) || count < 1 || count > 100_000)
+      return usageError(ctx, USAGE, '--count must be 1–100000');
+    if (!Number.isInteger(seed)) return usageError(ctx, USAGE, '--seed must be an integer');
     const started = Date.now();
     const demo = await generateDemoCatalog(positionals[0]!, { count, seed });
     ctx.stdout.write(

@@ -8,15 +8,10 @@ import { parseArgs } from 'node:util';
 import { catalogExists, openCatalog } from '@lookalike/catalog';
 import { type Facets, LookalikeError } from '@lookalike/core';
 import { registerCommands } from '@lookalike/discord';
-import type { CliContext, CommandSpec } from '../context.js';
+import { type CliContext, type CommandSpec, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
 const USAGE = 'discord register [--guild ID]';
-
-function usageError(ctx: CliContext, message: string): number {
-  ctx.stderr.write(`lookalike discord: ${message}\nUsage: lookalike ${USAGE}\n`);
-  return 2;
-}
 
 /** Genders and article types from the indexed catalog; empty when there is none (or it can't be opened). */
 async function catalogFacets(ctx: CliContext): Promise<Facets> {
@@ -56,13 +51,14 @@ export const discordCommand: CommandSpec = {
     try {
       parsed = parseArgs({ args: argv, options: { guild: { type: 'string' } }, allowPositionals: true, strict: true });
     } catch (err) {
-      return usageError(ctx, (err as Error).message);
+      return usageError(ctx, USAGE, (err as Error).message);
     }
     if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'register') {
-      return usageError(ctx, 'expected the sub-command "register"');
+      return usageError(ctx, USAGE, 'expected the sub-command "register"');
     }
     const guildId = parsed.values.guild;
-    if (guildId !== undefined && !/^\d{5,25}$/.test(guildId)) return usageError(ctx, '--guild expects a guild id');
+    if (guildId !== undefined && !/^\d{5,25}$/.test(guildId))
+      return usageError(ctx, USAGE, '--guild expects a guild id');
     const discord = ctx.config.discord;
     if (discord === undefined) {
       throw new LookalikeError('CONFIG_INVALID', 'DISCORD_TOKEN is not set', {

@@ -5,15 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import { asLookalikeError, isLookalikeError } from '@lookalike/core';
-import type { CommandSpec } from '../context.js';
+import { type CommandSpec, usageError } from '../context.js';
 import { type EmbedderOverrides, openEmbedder } from '../embedder.js';
 
 const USAGE = 'embed IMAGE... [--runtime onnx|tfjs] [--resize stretch|pad] [--no-exif]';
-
-function usageError(ctx: { stderr: NodeJS.WritableStream }, message: string): number {
-  ctx.stderr.write(`lookalike embed: ${message}\nUsage: lookalike ${USAGE}\n`);
-  return 2;
-}
 
 function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
   return new Promise((resolve) => {
@@ -31,19 +26,19 @@ export const embedCommand: CommandSpec = {
     try {
       parsed = parseOptions(argv);
     } catch (err) {
-      return usageError(ctx, (err as Error).message);
+      return usageError(ctx, USAGE, (err as Error).message);
     }
     const { values, positionals } = parsed;
-    if (positionals.length === 0) return usageError(ctx, 'no image given');
+    if (positionals.length === 0) return usageError(ctx, USAGE, 'no image given');
     const overrides: EmbedderOverrides = {};
     if (values.runtime !== undefined) {
       if (values.runtime !== 'onnx' && values.runtime !== 'tfjs')
-        return usageError(ctx, `unknown runtime "${values.runtime}"`);
+        return usageError(ctx, USAGE, `unknown runtime "${values.runtime}"`);
       overrides.runtime = values.runtime;
     }
     if (values.resize !== undefined) {
       if (values.resize !== 'stretch' && values.resize !== 'pad')
-        return usageError(ctx, `unknown resize mode "${values.resize}"`);
+        return usageError(ctx, USAGE, `unknown resize mode "${values.resize}"`);
       overrides.resize = values.resize;
     }
     if (values['no-exif'] === true) overrides.exif = false;

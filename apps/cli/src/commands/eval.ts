@@ -7,16 +7,11 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateCatalog, openCatalog } from '@lookalike/catalog';
-import type { CliContext, CommandSpec } from '../context.js';
+import { type CommandSpec, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 import { formatSummary, progressReporter } from './index.js';
 
 const USAGE = 'eval --catalog DIR --labels CSV [-k 5] [--eval-data DIR] [--json]';
-
-function usageError(ctx: CliContext, message: string): number {
-  ctx.stderr.write(`lookalike eval: ${message}\nUsage: lookalike ${USAGE}\n`);
-  return 2;
-}
 
 export const evalCommand: CommandSpec = {
   name: 'eval',
@@ -27,13 +22,13 @@ export const evalCommand: CommandSpec = {
     try {
       parsed = parseOptions(argv);
     } catch (err) {
-      return usageError(ctx, (err as Error).message);
+      return usageError(ctx, USAGE, (err as Error).message);
     }
     const { values } = parsed;
-    if (values.catalog === undefined) return usageError(ctx, '--catalog DIR is required');
-    if (values.labels === undefined) return usageError(ctx, '--labels CSV is required');
+    if (values.catalog === undefined) return usageError(ctx, USAGE, '--catalog DIR is required');
+    if (values.labels === undefined) return usageError(ctx, USAGE, '--labels CSV is required');
     const k = values.k === undefined ? 5 : Number(values.k);
-    if (!Number.isInteger(k) || k < 1 || k > 100) return usageError(ctx, '-k must be an integer from 1 to 100');
+    if (!Number.isInteger(k) || k < 1 || k > 100) return usageError(ctx, USAGE, '-k must be an integer from 1 to 100');
     const imagesDir = resolve(values.catalog);
     const dataDir =
       values['eval-data'] ??

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { type CatalogReindexSummary, openCatalog } from '@lookalike/catalog';
 import type { ReindexProgress } from '@lookalike/core';
 import cliProgress from 'cli-progress';
-import type { CliContext, CommandSpec } from '../context.js';
+import { type CliContext, type CommandSpec, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
 const USAGE = 'index [DIR] [--labels CSV] [--index flat|hnsw] [--batch N]';
@@ -21,11 +21,6 @@ const PHASE_LABEL: Record<ReindexProgress['phase'], string> = {
   saving: 'Saving   ',
   done: 'Done     ',
 };
-
-function usageError(ctx: CliContext, message: string): number {
-  ctx.stderr.write(`lookalike index: ${message}\nUsage: lookalike ${USAGE}\n`);
-  return 2;
-}
 
 /** A cli-progress bar on a TTY; one line per phase otherwise. */
 export function progressReporter(ctx: CliContext): { update(p: ReindexProgress): void; stop(): void } {
@@ -123,15 +118,16 @@ export const indexCommand: CommandSpec = {
     try {
       parsed = parseOptions(argv);
     } catch (err) {
-      return usageError(ctx, (err as Error).message);
+      return usageError(ctx, USAGE, (err as Error).message);
     }
     const { values, positionals } = parsed;
-    if (positionals.length > 1) return usageError(ctx, 'give one folder');
+    if (positionals.length > 1) return usageError(ctx, USAGE, 'give one folder');
     const dir = positionals[0] ?? ctx.config.catalog.imagesDir;
     const kind = values.index ?? ctx.config.index.kind;
-    if (kind !== 'flat' && kind !== 'hnsw') return usageError(ctx, `unknown index kind "${kind}"`);
+    if (kind !== 'flat' && kind !== 'hnsw') return usageError(ctx, USAGE, `unknown index kind "${kind}"`);
     const batchSize = values.batch === undefined ? ctx.config.embedder.batchSize : Number(values.batch);
-    if (!Number.isInteger(batchSize) || batchSize < 1) return usageError(ctx, '--batch must be a positive integer');
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      return usageError(ctx, USAGE, '--batch must be a positive integer');
     const labelsPath = values.labels ?? (positionals[0] === undefined ? ctx.config.catalog.labelsPath : undefined);
 
     const embedder = await openEmbedder(ctx, { batchSize });
@@ -151,7 +147,7 @@ export const indexCommand: CommandSpec = {
         const info = catalog.info();
         if (info.imagesDir === undefined) {
           progress.stop();
-          return usageError(ctx, 'no folder given (and LOOKALIKE_CATALOG_DIR is not set)');
+          return usageError(ctx, USAGE, 'no folder given (and LOOKALIKE_CATALOG_DIR is not set)');
         }
         if (info.modelMismatch) {
           ctx.stderr.write(

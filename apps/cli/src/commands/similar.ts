@@ -6,15 +6,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { catalogExists, openCatalog } from '@lookalike/catalog';
 import { LookalikeError, renderCollage, type SimilarItem, UNTRAINED_NOTICE, type WeightsInfo } from '@lookalike/core';
-import type { CliContext, CommandSpec } from '../context.js';
+import { type CliContext, type CommandSpec, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
 const USAGE = 'similar IMAGE [-k 6] [--where field=value]... [--json] [--collage out.jpg] [--include-duplicates]';
-
-function usageError(ctx: CliContext, message: string): number {
-  ctx.stderr.write(`lookalike similar: ${message}\nUsage: lookalike ${USAGE}\n`);
-  return 2;
-}
 
 /** Parses `--where field=value` options into exact-match filters. */
 export function parseWhere(list: readonly string[]): Record<string, string> {
@@ -58,13 +53,13 @@ export const similarCommand: CommandSpec = {
       parsed = parseOptions(argv);
       filters = parseWhere(parsed.values.where ?? []);
     } catch (err) {
-      return usageError(ctx, (err as Error).message);
+      return usageError(ctx, USAGE, (err as Error).message);
     }
     const { values, positionals } = parsed;
-    if (positionals.length !== 1) return usageError(ctx, 'give exactly one image');
+    if (positionals.length !== 1) return usageError(ctx, USAGE, 'give exactly one image');
     const image = positionals[0]!;
     const k = values.k === undefined ? 6 : Number(values.k);
-    if (!Number.isInteger(k) || k < 1 || k > 100) return usageError(ctx, '-k must be an integer from 1 to 100');
+    if (!Number.isInteger(k) || k < 1 || k > 100) return usageError(ctx, USAGE, '-k must be an integer from 1 to 100');
 
     const dataDir = ctx.config.dataDir;
     if (!catalogExists(dataDir)) {

@@ -1,11 +1,14 @@
 /**
- * Spawns a lookalike entry point (apps/slack-bot or `lookalike start`) from source with a
+ * Spawns a lookalike entry point (apps/discord-bot, apps/slack-bot or `lookalike start`) from source with a
  * clean environment, and finds the port it listens on from its output.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { makeTestCatalog } from './catalog.js';
+import { ensureUntrainedModels, TEST_TMP_DIR } from './models.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -57,4 +60,40 @@ export async function spawnApp(
     }
   });
   return { child, base: `http://127.0.0.1:${port}`, logs };
+}
+
+/** A chat-bot entry point spawned beside a catalog folder that was never indexed. */
+export interface BotProcess {
+  app: SpawnedApp;
+  /** The temporary folder holding the catalog and data dirs (remove it after the test). */
+  dir: string;
+}
+
+/**
+ * Spawns a bot entry point (apps/discord-bot or apps/slack-bot) on untrained weights with a
+ * small catalog folder that was never indexed: searches answer INDEX_EMPTY, which proves the
+ * wiring from platform to service and back without indexing in the test. The local page is off
+ * and attachments may come from 127.0.0.1. `platformEnv` adds the platform's variables.
+ */
+export async function spawnBotWithEmptyCatalog(
+  entry: string,
+  prefix: string,
+  platformEnv: Record<string, string>,
+): Promise<BotProcess> {
+  const modelsDir = await ensureUntrainedModels();
+  const dir = await mkdtemp(join(TEST_TMP_DIR, prefix));
+  const catalog = await makeTestCatalog(join(dir, 'catalog'), { count: 4 });
+  const app = await spawnApp(entry, [], dir, {
+    LOOKALIKE_MODELS_DIR: modelsDir,
+    LOOKALIKE_DATA_DIR: join(dir, 'data'),
+    LOOKALIKE_CATALOG_DIR: catalog.imagesDir,
+    LOOKALIKE_LABELS: catalog.labelsPath,
+    ATTACHMENT_HOSTS: '127.0.0.1',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOCAL_PAGE: 'off',
+    LOG_LEVEL: 'info',
+    ...platformEnv,
+  });
+  return { app, dir };
 }
