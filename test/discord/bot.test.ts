@@ -517,7 +517,8 @@ describe('shutdown', () => {
       );
       assert.ok(reply, 'the in-flight answer was posted before stop() resolved');
       assert.equal(reply.files[0]?.filename, COLLAGE_FILENAME);
-      await sleep(200);
+      const deadline = Date.now() + 10_000;
+      while (h.fake.connected && Date.now() < deadline) await sleep(20);
       assert.equal(h.fake.connected, false, 'the gateway session is closed');
     },
   );
