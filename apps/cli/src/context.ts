@@ -1,3 +1,4 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { Config, Logger } from '@lookalike/core';
 
 /** What every command receives from main.ts. */
@@ -29,4 +30,48 @@ export function usageError(ctx: Pick<CliContext, 'stderr'>, usage: string, messa
   const name = usage.split(' ')[0] ?? '';
   ctx.stderr.write(`lookalike ${name}: ${message}\nUsage: lookalike ${usage}\n`);
   return 2;
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** What `parseArgs` returns for a command's options (strict). */
+export type ParsedArgs<O extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+/** A command whose flags are parsed by node:util `parseArgs` before `run` sees them. */
+export interface CommandDefinition<O extends OptionsConfig> {
+  name: string;
+  summary: string;
+  usage: string;
+  options: O;
+  /** Whether arguments without a flag are accepted. @defaultValue true */
+  allowPositionals?: boolean;
+  run(args: ParsedArgs<O>, ctx: CliContext): Promise<number>;
+}
+
+/**
+ * Builds a {@link CommandSpec} from a definition: unknown flags, missing flag values and (when
+ * not allowed) positionals become a usage error (exit 2) before `run` is called.
+ */
+export function defineCommand<const O extends OptionsConfig>(def: CommandDefinition<O>): CommandSpec {
+  return {
+    name: def.name,
+    summary: def.summary,
+    usage: def.usage,
+    async run(argv, ctx) {
+      let parsed: ParsedArgs<O>;
+      try {
+        parsed = parseArgs({
+          args: argv,
+          options: def.options,
+          allowPositionals: def.allowPositionals ?? true,
+          strict: true,
+        }) as ParsedArgs<O>;
+      } catch (err) {
+        return usageError(ctx, def.usage, (err as Error).message);
+      }
+      return def.run(parsed, ctx);
+    },
+  };
 }

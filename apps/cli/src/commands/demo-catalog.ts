@@ -2,24 +2,17 @@
  * `lookalike demo-catalog OUT [--count N] [--seed S]`
  * Draws a labelled synthetic garment catalog: OUT/images/*.jpg|png and OUT/labels.csv.
  */
-import { parseArgs } from 'node:util';
 import { generateDemoCatalog } from '@lookalike/catalog';
-import { type CommandSpec, usageError } from '../context.js';
+import { defineCommand, usageError } from '../context.js';
 
 const USAGE = 'demo-catalog OUT [--count N] [--seed S]';
 
-export const demoCatalogCommand: CommandSpec = {
+export const demoCatalogCommand = defineCommand({
   name: 'demo-catalog',
   summary: 'draw a labelled synthetic garment catalog (default 400 images)',
   usage: USAGE,
-  async run(argv, ctx) {
-    let parsed: ReturnType<typeof parseOptions>;
-    try {
-      parsed = parseOptions(argv);
-    } catch (err) {
-      return usageError(ctx, USAGE, (err as Error).message);
-    }
-    const { values, positionals } = parsed;
+  options: { count: { type: 'string' }, seed: { type: 'string' } },
+  async run({ values, positionals }, ctx) {
     if (positionals.length !== 1) return usageError(ctx, USAGE, 'give one output folder');
     const count = values.count === undefined ? 400 : Number(values.count);
     const seed = values.seed === undefined ? 42 : Number(values.seed);
@@ -34,13 +27,4 @@ export const demoCatalogCommand: CommandSpec = {
     );
     return 0;
   },
-};
-
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: { count: { type: 'string' }, seed: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-}
+});

@@ -4,11 +4,10 @@
  * development) with --guild, globally otherwise. Gender choices come from the catalog in the
  * data dir when there is one.
  */
-import { parseArgs } from 'node:util';
 import { catalogExists, openCatalog } from '@lookalike/catalog';
 import { type Facets, LookalikeError } from '@lookalike/core';
 import { registerCommands } from '@lookalike/discord';
-import { type CliContext, type CommandSpec, usageError } from '../context.js';
+import { type CliContext, defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
 const USAGE = 'discord register [--guild ID]';
@@ -42,21 +41,16 @@ async function catalogFacets(ctx: CliContext): Promise<Facets> {
   }
 }
 
-export const discordCommand: CommandSpec = {
+export const discordCommand = defineCommand({
   name: 'discord',
   summary: 'register the Discord slash and context-menu commands',
   usage: USAGE,
-  async run(argv, ctx) {
-    let parsed: { values: { guild?: string | undefined }; positionals: string[] };
-    try {
-      parsed = parseArgs({ args: argv, options: { guild: { type: 'string' } }, allowPositionals: true, strict: true });
-    } catch (err) {
-      return usageError(ctx, USAGE, (err as Error).message);
-    }
-    if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'register') {
+  options: { guild: { type: 'string' } },
+  async run({ values, positionals }, ctx) {
+    if (positionals.length !== 1 || positionals[0] !== 'register') {
       return usageError(ctx, USAGE, 'expected the sub-command "register"');
     }
-    const guildId = parsed.values.guild;
+    const guildId = values.guild;
     if (guildId !== undefined && !/^\d{5,25}$/.test(guildId))
       return usageError(ctx, USAGE, '--guild expects a guild id');
     const discord = ctx.config.discord;
@@ -84,4 +78,4 @@ export const discordCommand: CommandSpec = {
     );
     return 0;
   },
-};
+});

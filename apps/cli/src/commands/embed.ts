@@ -3,9 +3,8 @@
  * Prints one JSON array of 2048 numbers per image, one per line, in argument order.
  * A bad image prints `path: CODE: sentence` to stderr; the others still print; exit 1.
  */
-import { parseArgs } from 'node:util';
 import { asLookalikeError, isLookalikeError } from '@lookalike/core';
-import { type CommandSpec, usageError } from '../context.js';
+import { defineCommand, usageError } from '../context.js';
 import { type EmbedderOverrides, openEmbedder } from '../embedder.js';
 
 const USAGE = 'embed IMAGE... [--runtime onnx|tfjs] [--resize stretch|pad] [--no-exif]';
@@ -17,18 +16,16 @@ function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
   });
 }
 
-export const embedCommand: CommandSpec = {
+export const embedCommand = defineCommand({
   name: 'embed',
   summary: 'print the 2048-d vector of each image (JSON, one per line)',
   usage: USAGE,
-  async run(argv, ctx) {
-    let parsed: ReturnType<typeof parseOptions>;
-    try {
-      parsed = parseOptions(argv);
-    } catch (err) {
-      return usageError(ctx, USAGE, (err as Error).message);
-    }
-    const { values, positionals } = parsed;
+  options: {
+    runtime: { type: 'string' },
+    resize: { type: 'string' },
+    'no-exif': { type: 'boolean' },
+  },
+  async run({ values, positionals }, ctx) {
     if (positionals.length === 0) return usageError(ctx, USAGE, 'no image given');
     const overrides: EmbedderOverrides = {};
     if (values.runtime !== undefined) {
@@ -66,17 +63,4 @@ export const embedCommand: CommandSpec = {
     }
     return failures > 0 ? 1 : 0;
   },
-};
-
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      runtime: { type: 'string' },
-      resize: { type: 'string' },
-      'no-exif': { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-}
+});

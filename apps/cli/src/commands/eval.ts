@@ -5,26 +5,26 @@
  */
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { evaluateCatalog, openCatalog } from '@lookalike/catalog';
-import { type CommandSpec, usageError } from '../context.js';
+import { defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 import { formatSummary, progressReporter } from './index.js';
 
 const USAGE = 'eval --catalog DIR --labels CSV [-k 5] [--eval-data DIR] [--json]';
 
-export const evalCommand: CommandSpec = {
+export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'leave-one-out precision@k by articleType on a labelled folder',
   usage: USAGE,
-  async run(argv, ctx) {
-    let parsed: ReturnType<typeof parseOptions>;
-    try {
-      parsed = parseOptions(argv);
-    } catch (err) {
-      return usageError(ctx, USAGE, (err as Error).message);
-    }
-    const { values } = parsed;
+  options: {
+    catalog: { type: 'string' },
+    labels: { type: 'string' },
+    k: { type: 'string', short: 'k' },
+    'eval-data': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  allowPositionals: false,
+  async run({ values }, ctx) {
     if (values.catalog === undefined) return usageError(ctx, USAGE, '--catalog DIR is required');
     if (values.labels === undefined) return usageError(ctx, USAGE, '--labels CSV is required');
     const k = values.k === undefined ? 5 : Number(values.k);
@@ -82,19 +82,4 @@ export const evalCommand: CommandSpec = {
       await embedder.dispose();
     }
   },
-};
-
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      catalog: { type: 'string' },
-      labels: { type: 'string' },
-      k: { type: 'string', short: 'k' },
-      'eval-data': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: false,
-    strict: true,
-  });
-}
+});

@@ -3,11 +3,10 @@
  * Incrementally (re)indexes a folder of images into the catalog in the data dir, with a
  * progress bar on stderr and a summary on stdout.
  */
-import { parseArgs } from 'node:util';
 import { type CatalogReindexSummary, openCatalog } from '@lookalike/catalog';
 import type { ReindexProgress } from '@lookalike/core';
 import cliProgress from 'cli-progress';
-import { type CliContext, type CommandSpec, usageError } from '../context.js';
+import { type CliContext, defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
 const USAGE = 'index [DIR] [--labels CSV] [--index flat|hnsw] [--batch N]';
@@ -109,18 +108,16 @@ export function formatSummary(s: CatalogReindexSummary): string {
   return lines.join('\n');
 }
 
-export const indexCommand: CommandSpec = {
+export const indexCommand = defineCommand({
   name: 'index',
   summary: 'index a folder of images (incremental: only new/changed images are embedded)',
   usage: USAGE,
-  async run(argv, ctx) {
-    let parsed: ReturnType<typeof parseOptions>;
-    try {
-      parsed = parseOptions(argv);
-    } catch (err) {
-      return usageError(ctx, USAGE, (err as Error).message);
-    }
-    const { values, positionals } = parsed;
+  options: {
+    labels: { type: 'string' },
+    index: { type: 'string' },
+    batch: { type: 'string' },
+  },
+  async run({ values, positionals }, ctx) {
     if (positionals.length > 1) return usageError(ctx, USAGE, 'give one folder');
     const dir = positionals[0] ?? ctx.config.catalog.imagesDir;
     const kind = values.index ?? ctx.config.index.kind;
@@ -169,17 +166,4 @@ export const indexCommand: CommandSpec = {
       await embedder.dispose();
     }
   },
-};
-
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      labels: { type: 'string' },
-      index: { type: 'string' },
-      batch: { type: 'string' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-}
+});

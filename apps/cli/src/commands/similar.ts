@@ -3,10 +3,9 @@
  * Searches the indexed catalog (in the data dir) for the images most like IMAGE.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { catalogExists, openCatalog } from '@lookalike/catalog';
 import { LookalikeError, renderCollage, type SimilarItem, UNTRAINED_NOTICE, type WeightsInfo } from '@lookalike/core';
-import { type CliContext, type CommandSpec, usageError } from '../context.js';
+import { type CliContext, defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
 const USAGE = 'similar IMAGE [-k 6] [--where field=value]... [--json] [--collage out.jpg] [--include-duplicates]';
@@ -42,20 +41,24 @@ function table(results: SimilarItem[]): string {
   return [fmt(head), ...rows.map(fmt)].join('\n');
 }
 
-export const similarCommand: CommandSpec = {
+export const similarCommand = defineCommand({
   name: 'similar',
   summary: 'find the catalog items most similar to an image',
   usage: USAGE,
-  async run(argv, ctx) {
-    let parsed: ReturnType<typeof parseOptions>;
+  options: {
+    k: { type: 'string', short: 'k' },
+    where: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    collage: { type: 'string' },
+    'include-duplicates': { type: 'boolean' },
+  },
+  async run({ values, positionals }, ctx) {
     let filters: Record<string, string>;
     try {
-      parsed = parseOptions(argv);
-      filters = parseWhere(parsed.values.where ?? []);
+      filters = parseWhere(values.where ?? []);
     } catch (err) {
       return usageError(ctx, USAGE, (err as Error).message);
     }
-    const { values, positionals } = parsed;
     if (positionals.length !== 1) return usageError(ctx, USAGE, 'give exactly one image');
     const image = positionals[0]!;
     const k = values.k === undefined ? 6 : Number(values.k);
@@ -117,26 +120,11 @@ export const similarCommand: CommandSpec = {
       await embedder.dispose();
     }
   },
-};
+});
 
 async function writeCollage(out: string, results: SimilarItem[], weights: WeightsInfo, ctx: CliContext): Promise<void> {
   const notices = weights.untrained ? [UNTRAINED_NOTICE] : [];
   const bytes = await renderCollage(results, { weights, notices, loadImage: (item) => readFile(item.path) });
   await writeFile(out, bytes);
   ctx.stderr.write(`collage written to ${out}\n`);
-}
-
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      k: { type: 'string', short: 'k' },
-      where: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-      collage: { type: 'string' },
-      'include-duplicates': { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
 }
