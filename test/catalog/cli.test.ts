@@ -142,6 +142,30 @@ describe('lookalike CLI: catalog commands', () => {
     assert.match(ctx.out(), /Drew 16 images/);
   });
 
+  it('GIVEN bad flags before or after the command name THEN the process exits 2 with the usage, no stack trace', async () => {
+    const run = (args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+        {
+          cwd: REPO,
+          env: { ...process.env, LOG_LEVEL: 'silent' },
+        },
+      ).then(
+        () => assert.fail(`lookalike ${args.join(' ')} succeeded`),
+        (err: { code?: number; stderr?: string }) => err,
+      );
+    const global = await run(['--bogus', 'similar', 'x.jpg']);
+    assert.equal(global.code, 2);
+    assert.match(global.stderr ?? '', /^lookalike: Unknown option '--bogus'/);
+    assert.match(global.stderr ?? '', /Usage: lookalike \[--models DIR\]/);
+    const local = await run(['similar', 'x.jpg', '--bogus']);
+    assert.equal(local.code, 2);
+    assert.match(local.stderr ?? '', /^lookalike similar: Unknown option '--bogus'/);
+    assert.match(local.stderr ?? '', /Usage: lookalike similar IMAGE/);
+    for (const out of [global.stderr, local.stderr]) assert.doesNotMatch(out ?? '', /\n\s+at /, 'no stack trace');
+  });
+
   it('GIVEN the real `lookalike` process THEN `similar --json` writes only JSON to stdout', async () => {
     const query = join(cat.imagesDir, cat.items[5]!.file);
     const { stdout } = await promisify(execFile)(

@@ -48,11 +48,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const rest = argv.slice(commandToken.index + 1);
   const global = argv.slice(0, commandToken.index);
-  const g = parseArgs({
-    args: global,
-    options: { models: { type: 'string' }, data: { type: 'string' } },
-    strict: true,
-  });
+  let g: { values: { models?: string | undefined; data?: string | undefined } };
+  try {
+    g = parseArgs({ args: global, options: { models: { type: 'string' }, data: { type: 'string' } }, strict: true });
+  } catch (err) {
+    process.stderr.write(`lookalike: ${(err as Error).message}\n\n${await usage()}\n`);
+    return 2;
+  }
 
   const config = loadConfigOrReport('lookalike', { modelsDir: g.values.models, dataDir: g.values.data });
   if (config === undefined) return 78;
