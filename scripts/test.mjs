@@ -27,6 +27,7 @@ if (files.length === 0) {
 }
 const args = [
   '--conditions=source',
+  '--expose-gc',
   '--import',
   'tsx',
   '--test',

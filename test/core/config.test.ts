@@ -120,7 +120,7 @@ describe('config', () => {
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     assert.notEqual(code, 0);
     assert.equal(code, 78, `exit code ${code}; stderr: ${stderr}`);
     for (const v of ['PORT', 'LOOKALIKE_RUNTIME', 'SLACK_API_URL']) assert.match(stderr, new RegExp(v));

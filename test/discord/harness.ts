@@ -59,7 +59,8 @@ export interface HarnessOptions {
 /** Starts the stack, the fake and the bot (ready). Close with `harness.close()`. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stack = await createTestStack(options.stack);
-  const fake = await FakeDiscord.start({ heartbeatInterval: 1000 });
+  // Long enough that a busy event loop (inference runs on it) never misses an acknowledgement.
+  const fake = await FakeDiscord.start({ heartbeatInterval: 15_000 });
   const log = recordingLogger();
   const bot = createDiscordBot({
     service: stack.service,

@@ -62,7 +62,7 @@ test('GIVEN a photo in the watched channel THEN the process replies through REST
 });
 
 test('GIVEN SIGTERM THEN the process logs out and exits 0', async () => {
-  const exited = once(app.child, 'exit');
+  const exited = once(app.child, 'close'); // after stdout/stderr are drained
   app.child.kill('SIGTERM');
   const [code] = (await exited) as [number | null];
   assert.equal(code, 0);

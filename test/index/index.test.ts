@@ -170,7 +170,7 @@ describe('hnsw index', () => {
   before(() => {
     flat = createIndex({ kind: 'flat', dimension: d });
     flat.add(ids, data);
-    hnsw = createIndex({ kind: 'hnsw', dimension: d });
+    hnsw = createIndex({ kind: 'hnsw', dimension: d, threads: 1 }); // one thread: the same graph every run
     hnsw.add(ids, data);
     truth = flat.searchBatch(queries, 6);
   });
@@ -195,7 +195,7 @@ describe('hnsw index', () => {
       pts.map((_, i) => i),
       pts,
     );
-    const approx = createIndex({ kind: 'hnsw', dimension: 256, efSearch: 1 });
+    const approx = createIndex({ kind: 'hnsw', dimension: 256, efSearch: 1, threads: 1 });
     approx.add(
       pts.map((_, i) => i),
       pts,
@@ -211,7 +211,7 @@ describe('hnsw index', () => {
   });
 
   test('GIVEN removes on HNSW THEN removed ids never come back and the rest is still found', () => {
-    const index = createIndex({ kind: 'hnsw', dimension: d, efSearch: 64 });
+    const index = createIndex({ kind: 'hnsw', dimension: d, efSearch: 64, threads: 1 });
     const n = 600;
     index.add(ids.slice(0, n), data.slice(0, n));
     const gone = ids.filter((_, i) => i < n && (i % 3 === 0 || i < 20));

@@ -122,12 +122,14 @@ describe('image shares', () => {
     );
     const ev = fileShareEvent(h.fake, { channel: CHANNEL, user: 'U5', files });
     assert.equal((await h.signer.postEvent(ev)).status, 200);
-    await h.fake.waitFor(() =>
-      since(from).filter(
-        (c) => c.method === 'chat.postMessage' && Array.isArray(c.args.blocks) && c.args.thread_ts === ev.ts,
-      ).length >= 4
-        ? true
-        : undefined,
+    await h.fake.waitFor(
+      () =>
+        since(from).filter(
+          (c) => c.method === 'chat.postMessage' && Array.isArray(c.args.blocks) && c.args.thread_ts === ev.ts,
+        ).length >= 4
+          ? true
+          : undefined,
+      120_000, // four full answers in a row
     );
     const lists = since(from).filter(
       (c) => c.method === 'chat.postMessage' && Array.isArray(c.args.blocks) && c.args.thread_ts === ev.ts,

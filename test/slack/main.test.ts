@@ -67,7 +67,7 @@ test('GIVEN a signed file_share THEN the process answers in the thread through t
 });
 
 test('GIVEN SIGTERM THEN the process stops cleanly with exit code 0', async () => {
-  const exited = once(app.child, 'exit');
+  const exited = once(app.child, 'close'); // after stdout/stderr are drained
   app.child.kill('SIGTERM');
   const [code, signal] = (await exited) as [number | null, string | null];
   assert.equal(signal, null);
