@@ -518,8 +518,7 @@ describe('shutdown', () => {
       );
       assert.ok(reply, 'the in-flight answer was posted before stop() resolved');
       assert.equal(reply.files[0]?.filename, COLLAGE_FILENAME);
-      const deadline = Date.now() + 10_000;
-      while (h.fake.connected && Date.now() < deadline) await sleep(20);
+      await h.fake.waitForDisconnect();
       assert.equal(h.fake.connected, false, 'the gateway session is closed');
     },
   );

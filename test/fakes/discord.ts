@@ -281,7 +281,7 @@ export class FakeDiscord {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     }
-    for (const w of [...this.#waiters]) w();
+    this.#wake();
   }
 
   #authorized(req: IncomingMessage, path: string): boolean {
@@ -379,6 +379,11 @@ export class FakeDiscord {
     );
   }
 
+  /** Re-runs every pending wait's check (after a request, a gateway event or a closed session). */
+  #wake(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
   #waitUntil<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     const now = check();
     if (now !== undefined) return Promise.resolve(now);
@@ -403,7 +408,10 @@ export class FakeDiscord {
   #onGateway(ws: WebSocket, _req: IncomingMessage): void {
     const session: Session = { ws, sessionId: '', seq: 0, intents: 0, identified: false };
     this.#sessions.add(session);
-    ws.on('close', () => this.#sessions.delete(session));
+    ws.on('close', () => {
+      this.#sessions.delete(session);
+      this.#wake();
+    });
     ws.on('error', () => {});
     ws.on('message', (data) => {
       let msg: { op: number; d: unknown };
@@ -415,7 +423,7 @@ export class FakeDiscord {
       }
       this.gatewayLog.push({ dir: 'in', op: msg.op });
       this.#onOp(session, msg);
-      for (const w of [...this.#waiters]) w();
+      this.#wake();
     });
     this.#send(session, { op: 10, d: { heartbeat_interval: this.#heartbeatInterval }, s: null, t: null });
   }
@@ -533,6 +541,11 @@ export class FakeDiscord {
   /** Waits until a session is identified or resumed. */
   waitForSession(timeoutMs = 10_000): Promise<true> {
     return this.#waitUntil(() => (this.connected ? true : undefined), timeoutMs, 'a gateway session');
+  }
+
+  /** Waits until no identified session is open (the client logged out or was disconnected). */
+  waitForDisconnect(timeoutMs = 10_000): Promise<true> {
+    return this.#waitUntil(() => (this.connected ? undefined : true), timeoutMs, 'the gateway session to close');
   }
 
   /** Waits until the client has resumed `count` times in total. */
