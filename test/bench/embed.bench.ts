@@ -18,8 +18,9 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEmbedder, type ImageEmbedder, preprocessImage } from '@lookalike/embedder';
-import { blocky, fromRaw, raw, rng } from '../embedder/fixtures.js';
+import { blocky, fromRaw, raw } from '../embedder/fixtures.js';
 import { ensureUntrainedModels } from '../helpers/models.js';
+import { rng } from '../helpers/rng.js';
 
 const SAMPLE_DIR = '/work/shared/data/fashion-sample/images';
 const { values } = parseArgs({

@@ -3,13 +3,10 @@
  * context, plus one `lookalike similar --json` run as a real process.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { LookalikeError, parseConfig, silentLogger } from '@lookalike/core';
 import sharp from 'sharp';
 import { demoCatalogCommand } from '../../apps/cli/src/commands/demo-catalog.ts';
@@ -19,9 +16,9 @@ import { similarCommand } from '../../apps/cli/src/commands/similar.ts';
 import type { CliContext } from '../../apps/cli/src/context.ts';
 import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.ts';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.ts';
+import { runCli } from '../helpers/process.ts';
 
 const ROOT = join(TEST_TMP_DIR, `catalog-cli-${process.pid}`);
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 let modelsDir: string;
 let cat: TestCatalog;
 
@@ -143,50 +140,24 @@ describe('lookalike CLI: catalog commands', () => {
   });
 
   it('GIVEN bad flags before or after the command name THEN the process exits 2 with the usage, no stack trace', async () => {
-    const run = (args: string[]) =>
-      promisify(execFile)(
-        process.execPath,
-        ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
-        {
-          cwd: REPO,
-          env: { ...process.env, LOG_LEVEL: 'silent' },
-        },
-      ).then(
-        () => assert.fail(`lookalike ${args.join(' ')} succeeded`),
-        (err: { code?: number; stderr?: string }) => err,
-      );
-    const global = await run(['--bogus', 'similar', 'x.jpg']);
+    const global = await runCli(['--bogus', 'similar', 'x.jpg'], { LOG_LEVEL: 'silent' });
     assert.equal(global.code, 2);
-    assert.match(global.stderr ?? '', /^lookalike: Unknown option '--bogus'/);
-    assert.match(global.stderr ?? '', /Usage: lookalike \[--models DIR\]/);
-    const local = await run(['similar', 'x.jpg', '--bogus']);
+    assert.match(global.stderr, /^lookalike: Unknown option '--bogus'/);
+    assert.match(global.stderr, /Usage: lookalike \[--models DIR\]/);
+    const local = await runCli(['similar', 'x.jpg', '--bogus'], { LOG_LEVEL: 'silent' });
     assert.equal(local.code, 2);
-    assert.match(local.stderr ?? '', /^lookalike similar: Unknown option '--bogus'/);
-    assert.match(local.stderr ?? '', /Usage: lookalike similar IMAGE/);
-    for (const out of [global.stderr, local.stderr]) assert.doesNotMatch(out ?? '', /\n\s+at /, 'no stack trace');
+    assert.match(local.stderr, /^lookalike similar: Unknown option '--bogus'/);
+    assert.match(local.stderr, /Usage: lookalike similar IMAGE/);
+    for (const out of [global.stderr, local.stderr]) assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
   });
 
   it('GIVEN the real `lookalike` process THEN `similar --json` writes only JSON to stdout', async () => {
     const query = join(cat.imagesDir, cat.items[5]!.file);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        'apps/cli/src/main.ts',
-        '--models',
-        modelsDir,
-        '--data',
-        dataDir(),
-        'similar',
-        query,
-        '--json',
-        '-k',
-        '6',
-      ],
-      { cwd: REPO, env: { ...process.env, LOG_LEVEL: 'silent' } },
+    const { code, stdout, stderr } = await runCli(
+      ['--models', modelsDir, '--data', dataDir(), 'similar', query, '--json', '-k', '6'],
+      { LOG_LEVEL: 'silent' },
     );
+    assert.equal(code, 0, stderr);
     const out = JSON.parse(stdout) as { query: string; results: unknown[] };
     assert.equal(out.query, query);
     assert.equal(out.results.length, 6);

@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createFetcher, type ImageFetcher, LookalikeError, USER_MESSAGES } from '@lookalike/core';
+import { createFetcher, type ImageFetcher, USER_MESSAGES } from '@lookalike/core';
 import sharp from 'sharp';
+import { rejectsWith } from '../helpers/assert.js';
+import { listenOnLoopback } from '../helpers/net.js';
 
 interface Loopback {
   server: Server;
@@ -21,24 +22,12 @@ async function serve(handler: RequestListener): Promise<Loopback> {
     hits.push({ path: req.url ?? '', headers: req.headers });
     handler(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, hits };
+  return { server, port: await listenOnLoopback(server), hits };
 }
 
 async function stop(l: Loopback): Promise<void> {
   l.server.closeAllConnections();
   await new Promise<void>((resolve) => l.server.close(() => resolve()));
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<LookalikeError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof LookalikeError, `expected a LookalikeError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 describe('fetcher', () => {

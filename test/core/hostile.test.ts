@@ -5,24 +5,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { crc32, createDeflate } from 'node:zlib';
-import { LookalikeError } from '@lookalike/core';
 import sharp from 'sharp';
+import { rejectsWith } from '../helpers/assert.js';
+import { listenOnLoopback } from '../helpers/net.js';
 import { createTestStack, type TestStack } from '../helpers/stack.js';
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<LookalikeError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof LookalikeError, `expected a LookalikeError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    assert.ok(err.userMessage.length > 0 && !err.userMessage.includes('    at '), 'a plain sentence, no stack');
-    return err;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
 
 function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
@@ -110,8 +98,7 @@ describe('hostile inputs through the real service', () => {
         res.end(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
       }
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as AddressInfo).port;
+    port = await listenOnLoopback(server);
     const first = stack.items.find((i) => i.path.endsWith('.jpg'));
     assert.ok(first !== undefined);
     validJpeg = await readFile(first.path);

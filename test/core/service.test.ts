@@ -11,26 +11,15 @@ import {
   collageSize,
   createRateLimiter,
   createSimilarityService,
-  LookalikeError,
   NO_CLOSE_MATCH_NOTICE,
   renderCollage,
   type SimilarItem,
   UNTRAINED_NOTICE,
 } from '@lookalike/core';
 import sharp from 'sharp';
+import { rejectsWith } from '../helpers/assert.js';
 import { TEST_TMP_DIR } from '../helpers/models.js';
 import { createTestStack, type TestStack } from '../helpers/stack.js';
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<LookalikeError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof LookalikeError, `expected a LookalikeError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
 
 describe('rate limiter (token bucket)', () => {
   test('GIVEN 5 per minute THEN the 6th call in a minute is refused and tokens come back over time', () => {

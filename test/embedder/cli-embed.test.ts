@@ -2,37 +2,18 @@
  * `lookalike embed` as a user runs it: a real child process, real files, untrained models.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
+import { runCli } from '../helpers/process.js';
 import { blocky, fromRaw } from './fixtures.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = join(TEST_TMP_DIR, `cli-embed-${process.pid}`);
 let modelsDir: string;
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', join(ROOT, 'apps/cli/src/main.ts'), '--models', modelsDir, ...args],
-      { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `lookalike --models <modelsDir> ...args`. */
+const lookalike = (args: string[]) => runCli(['--models', modelsDir, ...args]);
 
 before(async () => {
   modelsDir = await ensureUntrainedModels();
@@ -61,7 +42,7 @@ test('GIVEN two images and a text file THEN it prints two unit-norm 2048-d JSON 
   );
   await writeFile(bad, 'shopping list: socks, shirt\n');
 
-  const { code, stdout, stderr } = await runCli(['embed', a, bad, b]);
+  const { code, stdout, stderr } = await lookalike(['embed', a, bad, b]);
   assert.equal(code, 1, stderr);
   const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 2);
@@ -90,9 +71,9 @@ test('GIVEN --runtime tfjs --resize pad --no-exif THEN it embeds with those sett
       .jpeg()
       .toBuffer(),
   );
-  const onnxStretch = await runCli(['embed', img]);
-  const tfjsPad = await runCli(['embed', '--runtime', 'tfjs', '--resize', 'pad', '--no-exif', img]);
-  const onnxPad = await runCli(['embed', '--resize', 'pad', img]);
+  const onnxStretch = await lookalike(['embed', img]);
+  const tfjsPad = await lookalike(['embed', '--runtime', 'tfjs', '--resize', 'pad', '--no-exif', img]);
+  const onnxPad = await lookalike(['embed', '--resize', 'pad', img]);
   for (const r of [onnxStretch, tfjsPad, onnxPad]) assert.equal(r.code, 0, r.stderr);
   const [s, tp, op] = [onnxStretch, tfjsPad, onnxPad].map((r) => JSON.parse(r.stdout) as number[]);
   let padDiff = 0;
@@ -106,10 +87,10 @@ test('GIVEN --runtime tfjs --resize pad --no-exif THEN it embeds with those sett
 });
 
 test('GIVEN no image or a bad option THEN it prints usage and exits 2', async () => {
-  const none = await runCli(['embed']);
+  const none = await lookalike(['embed']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /Usage: lookalike embed IMAGE/);
-  const bad = await runCli(['embed', '--runtime', 'cuda', 'x.jpg']);
+  const bad = await lookalike(['embed', '--runtime', 'cuda', 'x.jpg']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown runtime "cuda"/);
 });

@@ -3,15 +3,12 @@
  * md5 checks, source `file` for a non-official file, fast failure when nothing listens.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isLookalikeError } from '@lookalike/core';
 import {
   createUntrainedWeights,
@@ -22,8 +19,9 @@ import {
   writeKerasWeights,
 } from '@lookalike/embedder';
 import { TEST_TMP_DIR } from '../helpers/models.js';
+import { listenOnLoopback } from '../helpers/net.js';
+import { runCli } from '../helpers/process.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const work = join(TEST_TMP_DIR, `fetch-test-${process.pid}`);
 
 /** What the server does with one request. */
@@ -47,8 +45,7 @@ class ScriptedServer {
   }
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.#server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.#server);
   }
 
   url(name: string): string {
@@ -120,8 +117,7 @@ after(async () => {
 
 async function closedPort(): Promise<number> {
   const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
+  const port = await listenOnLoopback(s);
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
@@ -202,26 +198,6 @@ describe('fetchWeights', () => {
     assert.equal(existsSync(join(modelsDir, '.download')), false);
   });
 });
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args],
-      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('lookalike models fetch', () => {
   it('GIVEN a mirror that answers 503, then cuts the transfer THEN it retries, resumes, verifies and records source "file"', async () => {

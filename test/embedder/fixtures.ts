@@ -5,20 +5,9 @@ import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { TEST_TMP_DIR } from '../helpers/models.js';
+import { rng } from '../helpers/rng.js';
 
 export const FIXTURES_DIR = join(TEST_TMP_DIR, 'embedder-fixtures');
-
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A raw interleaved image built pixel by pixel. */
 export function raw(

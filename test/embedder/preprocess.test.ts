@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { LookalikeError } from '@lookalike/core';
 import {
   CAFFE_MEAN_BGR,
   decodeRgb,
@@ -17,18 +16,8 @@ import {
   sniffImage,
 } from '@lookalike/embedder';
 import sharp from 'sharp';
+import { rejectsWith } from '../helpers/assert.js';
 import { blocky, bombPng, FIXTURES_DIR, fromRaw, raw, rotateCcw } from './fixtures.js';
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<LookalikeError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof LookalikeError, `expected LookalikeError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected rejection with ${code}`);
-}
 
 /** Pixel (x, y) of a 224×224 caffe tensor as [B, G, R] offsets. */
 function tensorAt(t: Float32Array, x: number, y: number): number[] {

@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Logger, LookalikeError } from '@lookalike/core';
+import type { Logger } from '@lookalike/core';
 import { createEmbedder, type ImageEmbedder, UNTRAINED_LOG_LINE } from '@lookalike/embedder';
 import sharp from 'sharp';
+import { rejectsWith } from '../helpers/assert.js';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
-import { blocky, bombPng, fromRaw, raw, rng, rotateCcw } from './fixtures.js';
+import { rng } from '../helpers/rng.js';
+import { blocky, bombPng, fromRaw, raw, rotateCcw } from './fixtures.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -23,14 +25,6 @@ function norm(v: Float32Array): number {
   let s = 0;
   for (const x of v) s += x * x;
   return Math.sqrt(s);
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof LookalikeError, String(err));
-    assert.equal(err.code, code, `${err.code}: ${err.message}`);
-    return true;
-  });
 }
 
 /** A logger that records lines (level + message). */

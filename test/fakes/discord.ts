@@ -5,8 +5,9 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { listenOnLoopback } from '../helpers/net.js';
 
 const DISCORD_EPOCH = 1420070400000n;
 let snowflakeCounter = 0n;
@@ -146,9 +147,7 @@ export class FakeDiscord {
 
   static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
     const fake = new FakeDiscord(options);
-    fake.#server.listen(0, '127.0.0.1');
-    await once(fake.#server, 'listening');
-    fake.#port = (fake.#server.address() as AddressInfo).port;
+    fake.#port = await listenOnLoopback(fake.#server);
     return fake;
   }
 

@@ -5,10 +5,10 @@
  * Shapes and pitfalls follow /work/shared/docs/platform-fakes.md part B.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { listenOnLoopback } from '../helpers/net.js';
 
 /** One multipart part. */
 export interface RecordedPart {
@@ -148,9 +148,7 @@ export class FakeSlack {
 
   static async start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
     const fake = new FakeSlack(options);
-    fake.#server.listen(0, '127.0.0.1');
-    await once(fake.#server, 'listening');
-    fake.#port = (fake.#server.address() as AddressInfo).port;
+    fake.#port = await listenOnLoopback(fake.#server);
     return fake;
   }
 

@@ -1,6 +1,6 @@
 /**
- * Spawns a lookalike entry point (apps/discord-bot, apps/slack-bot or `lookalike start`) from source with a
- * clean environment, and finds the port it listens on from its output.
+ * Spawns lookalike processes from source: entry points that serve (apps/discord-bot, apps/slack-bot,
+ * `lookalike start`), found ready by the port they print, and one-shot `lookalike` commands.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -96,4 +96,35 @@ export async function spawnBotWithEmptyCatalog(
     ...platformEnv,
   });
   return { app, dir };
+}
+
+export interface CliRun {
+  /** The exit code (null when killed by a signal). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `lookalike ...args` (apps/cli from source) from the repository root to completion and
+ * collects its output. The environment is this process's, with LOG_LEVEL=warn unless `env` says otherwise.
+ */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

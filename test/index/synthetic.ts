@@ -9,17 +9,7 @@
  * output. Queries are fresh draws from the same mixture (held out, never members).
  */
 
-/** mulberry32: small, fast, seedable PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 export function gaussian(rand: () => number): () => number {
   let spare: number | undefined;
