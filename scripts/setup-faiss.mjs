@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes `require('faiss-node')` work on this machine, with the lookalike patch (HNSW efSearch,
-// reconstructBatch, OpenMP thread count, two leak fixes). Idempotent: does nothing when the patched build is in place.
+// reconstructBatch, Float32Array add/search, O(1) flat removal, worker-thread safety and index
+// handles passed between threads, OpenMP thread count, copy-free buffers). Idempotent: does nothing when the patched build is in place.
 //
 // Why: faiss-node 0.5.1 is an optional dependency of @lookalike/index. Its own install script
 // downloads a prebuilt binary from GitHub and then clones FAISS from GitHub; where GitHub is
@@ -74,8 +75,9 @@ function probe() {
     const flat = new f.IndexFlatL2(d); flat.add(xs);
     const r = flat.search(xs.slice(7 * d, 8 * d), 3);
     if (flat.ntotal() !== n || r.labels[0] !== 7 || r.distances[0] > 1e-6) throw new Error('flat search returned ' + JSON.stringify(r));
-    const patched = typeof f.Index.prototype.setEfSearch === 'function' && typeof f.Index.prototype.reconstructBatch === 'function' &&
-      typeof f.setNumThreads === 'function';
+    const patched = ['setEfSearch', 'reconstructBatch', 'addFloat32', 'searchFloat32', 'removeSwapLast', 'exportHandle', 'reserve']
+      .every((m) => typeof f.Index.prototype[m] === 'function') &&
+      typeof f.Index.fromHandle === 'function' && typeof f.setNumThreads === 'function';
     if (patched) {
       const h = f.Index.fromFactory(d, 'HNSW32,Flat'); h.add(xs); h.setEfSearch(40);
       if (h.getEfSearch() !== 40) throw new Error('setEfSearch did not stick');
@@ -85,8 +87,32 @@ function probe() {
       if (!(back instanceof Float32Array) || Math.abs(back[3] - xs[11 * d + 3]) > 1e-6) throw new Error('reconstructBatch mismatch');
       f.setNumThreads(1);
       if (f.getNumThreads() !== 1) throw new Error('setNumThreads did not stick');
+      const t = f.Index.fromFactory(d, 'Flat'); t.reserve(2 * n); t.addFloat32(Float32Array.from(xs)); h.reserve(2 * n);
+      const s = t.searchFloat32(Float32Array.from(xs.slice(5 * d, 6 * d)), 2);
+      if (s.labels[0] !== 5 || !(s.distances instanceof Float32Array)) throw new Error('searchFloat32 returned ' + JSON.stringify(s));
+      t.removeSwapLast([0, 5]);
+      if (t.ntotal() !== n - 2 || t.searchFloat32(Float32Array.from(xs.slice(0, d)), 1).labels[0] === 0) throw new Error('removeSwapLast failed');
+      // The addon must work in a worker thread and hand an index back to the main thread.
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(
+        "const f = require(" + JSON.stringify(require.resolve('faiss-node')) + ");" +
+        "const i = f.Index.fromFactory(" + d + ", 'HNSW32,Flat'); i.add(" + JSON.stringify(xs) + ");" +
+        "require('node:worker_threads').parentPort.postMessage(i.exportHandle());",
+        { eval: true },
+      );
+      w.once('error', (e) => { throw e; });
+      w.once('message', async (h) => {
+        await w.terminate();
+        const back = f.Index.fromHandle(h);
+        const r2 = back.search(xs.slice(9 * d, 10 * d), 1);
+        if (back.ntotal() !== n || r2.labels[0] !== 9) throw new Error('index from a worker: ' + JSON.stringify(r2));
+        const again = f.Index.fromBuffer(back.toBuffer());
+        if (again.ntotal() !== n) throw new Error('fromBuffer after a worker failed');
+        process.stdout.write(JSON.stringify({ patched }));
+      });
+    } else {
+      process.stdout.write(JSON.stringify({ patched }));
     }
-    process.stdout.write(JSON.stringify({ patched }));
   `;
   const r = spawnSync(process.execPath, ['-e', code], { cwd: indexPkgDir, encoding: 'utf8' });
   if (r.status !== 0) {
@@ -294,7 +320,7 @@ if (before.ok && before.patched && (stamp === undefined || stamp.fingerprint ===
 if (force) log('rebuilding faiss-node from source (--force)');
 else if (before.ok && !before.patched)
   log(
-    'faiss-node loads but lacks the lookalike patch (setEfSearch, reconstructBatch, setNumThreads); rebuilding from source',
+    'faiss-node loads but lacks the lookalike patch (setEfSearch, addFloat32, exportHandle, ...); rebuilding from source',
   );
 else if (before.ok) log('the patch or build files changed since the last build; rebuilding');
 else

@@ -1,23 +1,26 @@
 /**
- * `npm run bench:embed`: embedding throughput on this machine, all in one run, untrained
- * ResNet50 (same FLOPs as the real weights).
+ * `npm run bench:embed`: embedding through the worker threads on this machine, untrained
+ * ResNet50 (same FLOPs as the real weights), on the sample JPEGs in
+ * /work/shared/data/fashion-sample/images when present, else on generated JPEGs.
  *
- *   - preprocessing rate (sharp decode + PIL-nearest resize + caffe), on the sample JPEGs in
- *     /work/shared/data/fashion-sample/images when present, else on generated JPEGs;
- *   - onnx (onnxruntime-node) img/s at batch 1, 8, 32, plus the cheap ORT knobs at batch 8
- *     (1 vs 2 intra-op threads, thread spinning);
- *   - tfjs img/s at batch 1, 8 (and 32 unless --quick), on tfjs-node or wasm;
- *   - the ratio onnx/tfjs at equal batch size.
+ *   - preprocessing rate on one thread (sharp decode + PIL-nearest resize + caffe), for scale;
+ *   - throughput, img/s, of catalog-style work: one image per `embed(…, { priority: 'batch' })`
+ *     call, many calls in flight, decoding in the decode worker overlapping inference — onnx at
+ *     batch 8 with slices of 4 (the default) and 8, onnx with 2 workers × 1 thread, tfjs at batch 8;
+ *   - the interactive wait: p50/p99 of one interactive `embed` at a time, idle and while a batch
+ *     flood is queued, with the main thread's event-loop delay during the flood (1 worker × all
+ *     cores, and 2 workers × 1 thread);
+ *   - the ratios onnx/tfjs and flood/idle.
  *
- * Inference figures use `embedPrepared` on already-preprocessed tensors, so they measure the
- * model (plus the batcher's copy), not decoding. Prints figures only; asserts nothing.
- * Options: --quick (fewer images, no tfjs batch 32), --images N (preprocessing sample size).
+ * Prints figures only; asserts nothing. Options: --quick (fewer images), --images N.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createEmbedder, type ImageEmbedder, preprocessImage } from '@lookalike/embedder';
+import { createEmbedder, type EmbedderOptions, type ImageEmbedder, preprocessImage } from '@lookalike/embedder';
 import { blocky, fromRaw, raw } from '../embedder/fixtures.js';
 import { ensureUntrainedModels } from '../helpers/models.js';
 import { rng } from '../helpers/rng.js';
@@ -28,46 +31,32 @@ const { values } = parseArgs({
   strict: true,
 });
 const quick = values.quick === true;
-const preprocessCount = Number(values.images ?? (quick ? 200 : 500));
+const imageCount = Number(values.images ?? (quick ? 48 : 160));
 
 function fmt(n: number): string {
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [r, (performance.now() - t0) / 1000];
-}
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
-/** Runs in bounded parallelism (like the embedder's decode pool). */
-async function pool<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= items.length) return;
-        out[i] = await fn(items[i] as T);
-      }
-    }),
-  );
-  return out;
-}
-
-async function preprocessInputs(): Promise<{ inputs: (string | Buffer)[]; source: string }> {
+async function sampleImages(): Promise<{ images: Buffer[]; source: string }> {
   if (existsSync(SAMPLE_DIR)) {
     const files = readdirSync(SAMPLE_DIR)
       .filter((f) => /\.jpe?g$/i.test(f))
       .sort()
-      .slice(0, preprocessCount)
+      .slice(0, imageCount)
       .map((f) => join(SAMPLE_DIR, f));
-    if (files.length > 0) return { inputs: files, source: `${files.length} sample JPEGs (${SAMPLE_DIR})` };
+    if (files.length > 0) {
+      const images = await Promise.all(files.map((f) => readFile(f)));
+      return { images, source: `${files.length} sample JPEGs (${SAMPLE_DIR})` };
+    }
   }
   const r = rng(5);
-  const inputs = await Promise.all(
-    Array.from({ length: Math.min(preprocessCount, 200) }, (_, i) =>
+  const images = await Promise.all(
+    Array.from({ length: imageCount }, (_, i) =>
       (i % 2 === 0
         ? fromRaw(blocky(225, 300, 8, i))
         : fromRaw(raw(300, 225, 3, () => [r() * 255, r() * 255, r() * 255]))
@@ -76,24 +65,77 @@ async function preprocessInputs(): Promise<{ inputs: (string | Buffer)[]; source
         .toBuffer(),
     ),
   );
-  return { inputs, source: `${inputs.length} generated JPEGs (225×300 / 300×225)` };
+  return { images, source: `${images.length} generated JPEGs (225×300 / 300×225)` };
 }
 
-interface Rate {
-  /** Images per wall-clock second. */
+interface Throughput {
   rate: number;
-  /** Process CPU seconds (all threads) per image: shows contention on a shared machine. */
+  /** Process CPU seconds (all threads, workers included) per image. */
   cpuPerImage: number;
 }
 
-/** img/s of `embedPrepared` over `count` images (after one warm-up batch). */
-async function inferenceRate(e: ImageEmbedder, tensors: Float32Array[], batch: number, count: number): Promise<Rate> {
-  const pick = (n: number) => Array.from({ length: n }, (_, i) => tensors[i % tensors.length] as Float32Array);
-  await e.embedPrepared(pick(batch));
+/** img/s of catalog-style work: one image per batch-priority call, all in flight at once. */
+async function throughput(e: ImageEmbedder, images: Buffer[]): Promise<Throughput> {
+  await Promise.all(images.slice(0, 8).map((img) => e.embed([img], { priority: 'batch' })));
   const cpu0 = process.cpuUsage();
-  const [, secs] = await timed(() => e.embedPrepared(pick(count)));
+  const t0 = performance.now();
+  await Promise.all(images.map((img) => e.embed([img], { priority: 'batch' })));
+  const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  return { rate: count / secs, cpuPerImage: (cpu.user + cpu.system) / 1e6 / count };
+  return { rate: images.length / secs, cpuPerImage: (cpu.user + cpu.system) / 1e6 / images.length };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+interface Wait {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Latencies (ms) of `n` interactive embeds, one at a time, `gapMs` apart. */
+async function interactiveWait(e: ImageEmbedder, images: Buffer[], n: number, gapMs: number): Promise<Wait> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await e.embed([images[(i * 7) % images.length] as Buffer]);
+    ms.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1) ?? Number.NaN };
+}
+
+/** Keeps `depth` batch images queued until stopped; returns how many it embedded. */
+function flood(e: ImageEmbedder, images: Buffer[], depth: number): { stop: () => Promise<number> } {
+  let running = true;
+  let done = 0;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (running) {
+      await e.embed([images[next++ % images.length] as Buffer], { priority: 'batch' });
+      done++;
+    }
+  };
+  const lanes = Array.from({ length: depth }, lane);
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(lanes);
+      return done;
+    },
+  };
+}
+
+async function withEmbedder<T>(options: EmbedderOptions, fn: (e: ImageEmbedder) => Promise<T>): Promise<T> {
+  const e = await createEmbedder({ warnUntrained: false, ...options });
+  try {
+    return await fn(e);
+  } finally {
+    await e.dispose();
+  }
 }
 
 async function main(): Promise<void> {
@@ -102,94 +144,86 @@ async function main(): Promise<void> {
   console.log(
     `embed bench — ${cpus().length} cores (${cpu}), Node ${process.version}, untrained ResNet50 from ${modelsDir}`,
   );
-  const load = loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-  console.log(`load average at start: ${load}${quick ? ' (quick mode)' : ''}`);
-  console.log('on a shared or busy machine wall-clock img/s drop; cpu-s/img (all threads) shows the work per image');
+  console.log(`load average at start: ${load()}${quick ? ' (quick mode)' : ''}`);
+  console.log('on a shared or busy machine wall-clock figures drop; cpu-s/img (all threads) shows the work per image');
 
-  // Preprocessing.
-  const { inputs, source } = await preprocessInputs();
-  await preprocessImage(inputs[0] as string | Buffer);
-  const [tensors, prepSecs] = await timed(() => pool(inputs, 4, (x) => preprocessImage(x)));
-  const prepRate = inputs.length / prepSecs;
-  console.log(`\npreprocessing: ${fmt(prepRate)} img/s  (${source}, 4 concurrent)`);
+  const { images, source } = await sampleImages();
+  console.log(`images: ${source}`);
 
-  const results: { runtime: string; batch: number; note: string; rate: number; cpu: number }[] = [];
-  const record = (runtime: string, batch: number, note: string, r: Rate) => {
-    results.push({ runtime, batch, note, rate: r.rate, cpu: r.cpuPerImage });
-    console.log(
-      `  ${runtime.padEnd(5)} batch ${String(batch).padStart(2)}  ${fmt(r.rate).padStart(6)} img/s  ${r.cpuPerImage.toFixed(3)} cpu-s/img  ${note}`,
-    );
-  };
+  // Preprocessing on one thread, for scale.
+  await preprocessImage(images[0] as Buffer);
+  const prepN = Math.min(images.length, quick ? 24 : 64);
+  const p0 = performance.now();
+  for (const img of images.slice(0, prepN)) await preprocessImage(img);
+  const prepRate = prepN / ((performance.now() - p0) / 1000);
+  console.log(`\npreprocessing, one at a time on one thread: ${fmt(prepRate)} img/s`);
 
-  // ONNX Runtime.
-  console.log('\nonnx (onnxruntime-node, cpu EP, graph optimisation "all", NHWC input):');
-  const n = (b: number) => (quick ? Math.max(b, 16) : Math.max(2 * b, 32));
-  for (const batch of [1, 8, 32]) {
-    const e = await createEmbedder({ modelsDir, runtime: 'onnx', batchSize: batch });
-    try {
-      record('onnx', batch, `(${e.runtimeDetail})`, await inferenceRate(e, tensors, batch, n(batch)));
-    } finally {
-      await e.dispose();
-    }
-  }
-  console.log('  knobs at batch 8:');
-  for (const [threads, spinning] of [
-    [1, false],
-    [2, true],
-  ] as const) {
-    const e = await createEmbedder({ modelsDir, runtime: 'onnx', batchSize: 8, threads, spinning });
-    try {
-      record('onnx', 8, `threads=${threads} spinning=${spinning}`, await inferenceRate(e, tensors, 8, n(8)));
-    } finally {
-      await e.dispose();
-    }
-  }
-
-  // tfjs.
-  console.log('\ntfjs:');
-  const tfjsBatches = quick ? [1, 8] : [1, 8, 32];
-  for (const batch of tfjsBatches) {
-    const e = await createEmbedder({ modelsDir, runtime: 'tfjs', batchSize: batch });
-    try {
-      record(
-        'tfjs',
-        batch,
-        `(${e.runtimeDetail})`,
-        await inferenceRate(e, tensors, batch, batch === 1 ? 8 : batch * (quick ? 1 : 2)),
+  console.log('\nthroughput through the workers (one image per batch-priority call, all in flight):');
+  const rows: { name: string; r: Throughput }[] = [];
+  const run = async (name: string, options: Omit<EmbedderOptions, 'modelsDir'>, sample = images): Promise<void> => {
+    const r = await withEmbedder({ modelsDir, ...options }, async (e) => {
+      const t = await throughput(e, sample);
+      console.log(
+        `  ${name.padEnd(34)} ${fmt(t.rate).padStart(6)} img/s  ${t.cpuPerImage.toFixed(3)} cpu-s/img  (${e.runtimeDetail})`,
       );
-    } finally {
-      await e.dispose();
-    }
-  }
+      return t;
+    });
+    rows.push({ name, r });
+  };
+  await run('onnx batch 8, slice 4 (default)', { runtime: 'onnx', batchSize: 8 });
+  await run('onnx batch 8, slice 8', { runtime: 'onnx', batchSize: 8, batchSliceSize: 8 });
+  await run('onnx batch 8, slice 8, 2 workers × 1', {
+    runtime: 'onnx',
+    batchSize: 8,
+    batchSliceSize: 8,
+    workers: 2,
+    threads: 1,
+  });
+  const tfjsSample = images.slice(0, quick ? 16 : 32);
+  await run('tfjs batch 8, slice 8', { runtime: 'tfjs', batchSize: 8, batchSliceSize: 8 }, tfjsSample);
 
-  // Summary.
-  const entry = (runtime: string, batch: number) =>
-    results.find((r) => r.runtime === runtime && r.batch === batch && r.note.startsWith('('));
-  const best = (runtime: string, batch: number) => entry(runtime, batch)?.rate ?? Number.NaN;
-  console.log(
-    `\nsummary (load average now ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}):`,
-  );
-  console.log(`  preprocessing            ${fmt(prepRate)} img/s`);
-  for (const batch of [1, 8, 32]) {
-    const o = best('onnx', batch);
-    const t = best('tfjs', batch);
+  console.log('\ninteractive wait (one query at a time, 100 ms apart), onnx:');
+  const n = quick ? 12 : 40;
+  const line = (name: string, w: Wait) =>
     console.log(
-      `  batch ${String(batch).padStart(2)}: onnx ${fmt(o).padStart(6)} img/s   tfjs ${Number.isNaN(t) ? '     –' : fmt(t).padStart(6)} img/s   onnx/tfjs ${Number.isNaN(t) ? '–' : `${fmt(o / t)}×`}`,
+      `  ${name.padEnd(40)} p50 ${fmt(w.p50).padStart(6)} ms   p99 ${fmt(w.p99).padStart(6)} ms   max ${fmt(w.max)} ms`,
     );
-  }
-  const oc = entry('onnx', 8)?.cpu ?? Number.NaN;
-  const tc = entry('tfjs', 8)?.cpu ?? Number.NaN;
+  const measureWaits = (label: string, options: Omit<EmbedderOptions, 'modelsDir'>) =>
+    withEmbedder({ modelsDir, runtime: 'onnx', ...options }, async (e) => {
+      const idle = await interactiveWait(e, images, n, 100);
+      const h = monitorEventLoopDelay({ resolution: 5 });
+      const f = flood(e, images, 16);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      h.enable();
+      const t0 = performance.now();
+      const busy = await interactiveWait(e, images, n, 100);
+      h.disable();
+      const secs = (performance.now() - t0) / 1000;
+      const batchDone = await f.stop();
+      line(`${label}, idle`, idle);
+      line(`${label}, during a batch flood`, busy);
+      console.log(
+        `    batch work went on at ≈ ${fmt(batchDone / secs)} img/s; main event-loop delay meanwhile: p99 ${fmt(h.percentile(99) / 1e6)} ms, max ${fmt(h.max / 1e6)} ms`,
+      );
+      return { idle, busy };
+    });
+  const waits = await measureWaits('default (1 worker, slice 4)', {});
+  const waits21 = await measureWaits('2 workers × 1, slice 4', { workers: 2, threads: 1 });
+
+  const rate = (name: string) => rows.find((r) => r.name === name)?.r.rate ?? Number.NaN;
+  const o4 = rate('onnx batch 8, slice 4 (default)');
+  const o8 = rate('onnx batch 8, slice 8');
+  const o21 = rate('onnx batch 8, slice 8, 2 workers × 1');
+  const t8 = rate('tfjs batch 8, slice 8');
+  console.log(`\nsummary (load average now ${load()}):`);
+  console.log(`  onnx/tfjs at batch 8            ${fmt(o8 / t8)}×  (${fmt(o8)} vs ${fmt(t8)} img/s)`);
+  console.log(`  slice 4 / slice 8               ${fmt(o4 / o8)}×`);
+  console.log(`  2 workers × 1 / 1 worker × all  ${fmt(o21 / o8)}×`);
   console.log(
-    `  work per image at batch 8: onnx ${oc.toFixed(3)} cpu-s, tfjs ${tc.toFixed(3)} cpu-s (${fmt(tc / oc)}× less CPU on onnx);` +
-      ` CPU-bound ceiling on ${cpus().length} idle cores ≈ ${fmt(cpus().length / oc)} img/s onnx, ${fmt(1 / tc)} img/s single-threaded wasm`,
+    `  interactive p99 flood/idle      ${fmt(waits.busy.p99 / waits.idle.p99)}×  (p50 ${fmt(waits.busy.p50 / waits.idle.p50)}×)`,
   );
-  const o8 = best('onnx', 8);
   console.log(
-    `  targets: onnx ≥ 30 img/s at batch 8 → ${fmt(o8)} (${o8 >= 30 ? 'met' : 'NOT met'}); onnx ≥ 10× tfjs → ${fmt(o8 / best('tfjs', 8))}× (${o8 / best('tfjs', 8) >= 10 ? 'met' : 'NOT met'})`,
+    `  interactive p50 idle, 2×1 / 1×all ${fmt(waits21.idle.p50 / waits.idle.p50)}×; during a flood ${fmt(waits21.busy.p50 / waits.busy.p50)}×`,
   );
 }
 

@@ -4,12 +4,18 @@
  *   npm run bench:index -- [--n 44441] [--queries 500] [--ef 32,64,96,128,192] [--M 32] [--seed 1]
  *
  * Prints build, save and load times, single-query latency (p50/p99, k=6), batched throughput,
- * recall@6 of HNSW against the exact flat index, and RSS. No assertions: figures only.
+ * recall@6 of HNSW against the exact flat index, and RSS; then the incremental and background
+ * work: the cost of adding/removing one batch, how long save, load and a worker build block the
+ * main thread (event-loop delay, max), and an HNSW compaction (time, swap, queries meanwhile).
+ * No assertions: figures only.
  */
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createIndex, loadIndex, type SearchHit, type VectorIndex } from '@lookalike/index';
+import type { Logger } from '@lookalike/core';
+import { buildIndexInWorker, createIndex, loadIndex, type SearchHit, type VectorIndex } from '@lookalike/index';
 import { DEFAULT_MIXTURE, mixture, recallAt } from '../index/synthetic.js';
 
 const { values } = parseArgs({
@@ -19,8 +25,10 @@ const { values } = parseArgs({
     ef: { type: 'string', default: '32,64,96,128,192' },
     M: { type: 'string', default: '32' },
     seed: { type: 'string', default: '1' },
+    batch: { type: 'string', default: '32' },
   },
 });
+const BATCH = Number(values.batch);
 const N = Number(values.n);
 const Q = Number(values.queries);
 const EFS = values.ef.split(',').map(Number);
@@ -38,10 +46,37 @@ function time<T>(fn: () => T): [T, number] {
   const r = fn();
   return [r, performance.now() - t];
 }
-async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
+/** Runs `fn` and reports the event loop's worst delay meanwhile (what a chat event would wait). */
+async function loopMax<T>(fn: () => Promise<T>): Promise<[T, number, number]> {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  await new Promise((r) => setTimeout(r, 20)); // the histogram counts from its second tick on
   const t = performance.now();
   const r = await fn();
-  return [r, performance.now() - t];
+  const ms = performance.now() - t;
+  h.disable();
+  return [r, ms, h.max / 1e6];
+}
+const ms1 = (ms: number) => `${ms.toFixed(1)} ms`;
+/** A logger that keeps the fields of the lines it is told to keep. */
+function capture(keep: string): { logger: Logger; seen: Record<string, unknown>[] } {
+  const seen: Record<string, unknown>[] = [];
+  const logger: Logger = {
+    child: () => logger,
+    trace() {},
+    debug(o, m) {
+      if (m === keep) seen.push(o as Record<string, unknown>);
+    },
+    info(o, m) {
+      if (m === keep) seen.push(o as Record<string, unknown>);
+    },
+    warn(o, m) {
+      console.warn('warn:', m, o);
+    },
+    error() {},
+    fatal() {},
+  };
+  return { logger, seen };
 }
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -100,16 +135,56 @@ const [gen, genMs] = time(() => {
 const ids = gen.data.map((_, i) => i);
 console.log(`generated in ${secs(genMs)}; RSS ${rss()}`);
 
+// ---- background-work figures (second table)
+const bg: string[][] = [];
+function bgRow(...cells: (string | number)[]) {
+  bg.push(cells.map(String));
+}
+/** The synchronous part of save() (the FAISS snapshot), the whole save, and the loop's worst delay. */
+async function measureSave(index: VectorIndex, file: string): Promise<{ sync: number; total: number; loop: number }> {
+  let sync = 0;
+  const [, total, loop] = await loopMax(() => {
+    const t = performance.now();
+    const p = index.save(file);
+    sync = performance.now() - t;
+    return p;
+  });
+  return { sync, total, loop };
+}
+/** Adds then removes one batch of fresh vectors (held-out queries) on a loaded index. */
+function batchCost(index: VectorIndex): { add: number; remove: number } {
+  const batchIds = Array.from({ length: BATCH }, (_, i) => N + 1_000_000 + i);
+  const vecs = Array.from({ length: BATCH }, (_, i) => gen.queries[i % gen.queries.length] as Float32Array);
+  const [, add] = time(() => index.add(batchIds, vecs));
+  const [, remove] = time(() => index.remove(batchIds));
+  return { add, remove };
+}
+const faissNode = createRequire(join(import.meta.dirname, '..', '..', 'packages', 'index', 'package.json'))(
+  'faiss-node',
+) as { Index: { fromBuffer(b: Buffer): unknown } };
+/** What a main-thread fromBuffer of this file's FAISS section would block (loadIndex does it in the worker). */
+function fromBufferMs(file: string): number {
+  const bytes = readFileSync(file);
+  const len = bytes.readUInt32LE(8);
+  const h = JSON.parse(bytes.toString('utf8', 12, 12 + len)) as { idsBytes: number };
+  const faiss = bytes.subarray(12 + len + h.idsBytes);
+  const [, ms] = time(() => faissNode.Index.fromBuffer(faiss));
+  return ms;
+}
+
+// The machine's own noise: the worst event-loop delay of this process doing nothing for 5 s.
+const [, , idleLoop] = await loopMax(() => new Promise((r) => setTimeout(r, 5000)));
+bgRow('-', 'idle baseline', '5.0 s', `doing nothing; loop max ${ms1(idleLoop)} (CPU contention from other processes)`);
+
 // ---- flat
 const flat = createIndex({ kind: 'flat', dimension: D });
 const [, flatBuild] = time(() => flat.add(ids, gen.data));
 console.log(`flat built in ${secs(flatBuild)}; RSS ${rss()}`);
 const flatFile = join(dir, 'flat.lkidx');
-const [, flatSave] = await timeAsync(() => flat.save(flatFile));
-const [flatLoaded, flatLoad] = await timeAsync(() => loadIndex(flatFile));
+const flatSave = await measureSave(flat, flatFile);
+const [flatLoaded, flatLoad, flatLoadLoop] = await loopMax(() => loadIndex(flatFile));
 const flatSize = statSync(flatFile).size;
-const [truth, truthMs] = time(() => flat.searchBatch(gen.queries, K));
-void truthMs;
+const [truth] = time(() => flat.searchBatch(gen.queries, K));
 const fl = latency(flatLoaded, gen.queries);
 const flatQps = throughput(flatLoaded, gen.queries);
 const rssFlat = rss();
@@ -117,7 +192,7 @@ row(
   'flat',
   '-',
   secs(flatBuild),
-  secs(flatSave),
+  secs(flatSave.total),
   secs(flatLoad),
   mb(flatSize),
   fl.p50.toFixed(2),
@@ -127,6 +202,28 @@ row(
   recallAt(fl.hits, truth).toFixed(4),
   rssFlat,
 );
+const flatBatch = batchCost(flatLoaded);
+const flatFromBuffer = fromBufferMs(flatFile);
+const [flatBuilt, flatWorkerBuild, flatWorkerLoop] = await loopMax(async () => {
+  const b = buildIndexInWorker({ kind: 'flat', dimension: D });
+  for (let from = 0; from < N; from += 1024)
+    await b.add(ids.slice(from, from + 1024), gen.data.slice(from, from + 1024));
+  return b.finish();
+});
+console.log(`flat built in a worker in ${secs(flatWorkerBuild)}; RSS ${rss()}`);
+void flatBuilt;
+bgRow('flat', 'add batch', ms1(flatBatch.add), `${BATCH} vectors, on the main thread, first add after load`);
+bgRow('flat', 'remove batch', ms1(flatBatch.remove), `${BATCH} ids, swap-last (no shift)`);
+bgRow('flat', 'save: sync part', ms1(flatSave.sync), 'live ids now; vectors streamed to the worker in 8 MB chunks');
+bgRow(
+  'flat',
+  'save: total',
+  secs(flatSave.total),
+  `stream + toBuffer + hash + write + fsync in the worker; loop max ${ms1(flatSave.loop)}`,
+);
+bgRow('flat', 'load', secs(flatLoad), `read + hash + fromBuffer in the worker; loop max ${ms1(flatLoadLoop)}`);
+bgRow('flat', 'fromBuffer', ms1(flatFromBuffer), 'if done on the main thread (reference; not on any path)');
+bgRow('flat', 'worker build', secs(flatWorkerBuild), `chunks of 1024; loop max ${ms1(flatWorkerLoop)}`);
 
 // ---- hnsw
 const hnsw = createIndex({ kind: 'hnsw', dimension: D, M, efSearch: EFS[0] ?? 128 });
@@ -134,8 +231,9 @@ console.log(`building HNSW${M},Flat ...`);
 const [, hnswBuild] = time(() => hnsw.add(ids, gen.data));
 console.log(`hnsw built in ${secs(hnswBuild)}; RSS ${rss()}`);
 const hnswFile = join(dir, 'hnsw.lkidx');
-const [, hnswSave] = await timeAsync(() => hnsw.save(hnswFile));
-const [hnswLoaded, hnswLoad] = await timeAsync(() => loadIndex(hnswFile));
+const hnswSave = await measureSave(hnsw, hnswFile);
+const cap = capture('hnsw compaction swapped in');
+const [hnswLoaded, hnswLoad, hnswLoadLoop] = await loopMax(() => loadIndex(hnswFile, { logger: cap.logger }));
 const hnswSize = statSync(hnswFile).size;
 let first = true;
 for (const ef of EFS) {
@@ -147,7 +245,7 @@ for (const ef of EFS) {
     'hnsw',
     ef,
     first ? secs(hnswBuild) : '',
-    first ? secs(hnswSave) : '',
+    first ? secs(hnswSave.total) : '',
     first ? secs(hnswLoad) : '',
     first ? mb(hnswSize) : '',
     hl.p50.toFixed(2),
@@ -159,8 +257,70 @@ for (const ef of EFS) {
   );
   first = false;
 }
+hnswLoaded.setEfSearch(96);
+const hnswBatch = batchCost(hnswLoaded);
+const hnswFromBuffer = fromBufferMs(hnswFile);
+bgRow(
+  'hnsw',
+  'add batch',
+  ms1(hnswBatch.add),
+  `${BATCH} vectors, on the main thread (graph inserts), first add after load`,
+);
+bgRow('hnsw', 'remove batch', ms1(hnswBatch.remove), `${BATCH} ids, tombstones`);
+bgRow('hnsw', 'save: sync part', ms1(hnswSave.sync), 'FAISS toBuffer of the graph on the main thread (blocks)');
+bgRow(
+  'hnsw',
+  'save: total',
+  secs(hnswSave.total),
+  `hash + write + fsync in the worker; loop max ${ms1(hnswSave.loop)}`,
+);
+bgRow('hnsw', 'load', secs(hnswLoad), `read + hash + fromBuffer in the worker; loop max ${ms1(hnswLoadLoop)}`);
+bgRow('hnsw', 'fromBuffer', ms1(hnswFromBuffer), 'if done on the main thread (reference; not on any path)');
 
-// ---- the cost of the plain-array boundary alone: a 1-item index
+// ---- hnsw compaction: remove 11% (past the 10% threshold), keep querying every 20 ms meanwhile
+const gone = ids.filter((id) => id % 9 === 0);
+const live = new Set(ids.filter((id) => id % 9 !== 0));
+const [, removeMs] = time(() => hnswLoaded.remove(gone));
+const during: number[] = [];
+let wrong = 0;
+const [, compactMs, compactLoop] = await loopMax(async () => {
+  let qi = 0;
+  while (hnswLoaded.stats().compacting) {
+    const t = performance.now();
+    const hits = hnswLoaded.search(gen.queries[qi++ % Q] as Float32Array, K);
+    during.push(performance.now() - t);
+    if (hits.length !== K || hits.some((h) => !live.has(h.id))) wrong++;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await hnswLoaded.whenIdle();
+});
+during.sort((a, b) => a - b);
+const after = latency(hnswLoaded, gen.queries);
+const liveTruth = flatLoaded;
+flatLoaded.remove(gone);
+const truthAfter = liveTruth.searchBatch(gen.queries, K);
+const swap = cap.seen.at(-1) as { swapMs?: number } | undefined;
+bgRow('hnsw', 'remove 11%', ms1(removeMs), `${gone.length} ids tombstoned; compaction starts`);
+bgRow(
+  'hnsw',
+  'compaction',
+  secs(compactMs),
+  `worker rebuild of ${live.size} vectors; loop max ${ms1(compactLoop)}; swap ${ms1(swap?.swapMs ?? Number.NaN)} on the main thread`,
+);
+bgRow(
+  'hnsw',
+  'queries meanwhile',
+  `p50 ${ms1(pct(during, 50))}`,
+  `p99 ${ms1(pct(during, 99))}, ${during.length} queries, ${wrong} with a removed id or < k results`,
+);
+bgRow(
+  'hnsw',
+  'after compaction',
+  `p50 ${ms1(after.p50)}`,
+  `recall@6 ${recallAt(after.hits, truthAfter).toFixed(4)} vs flat on the live items; stats ${JSON.stringify(hnswLoaded.stats())}`,
+);
+
+// ---- the cost of the Float32Array boundary alone: a 1-item index
 const tiny = createIndex({ kind: 'flat', dimension: D });
 tiny.add([0], [gen.data[0] as Float32Array]);
 const tl = latency(tiny, gen.queries);
@@ -197,7 +357,13 @@ const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ??
 const fmt = (r: string[]) => r.map((c, i) => c.padStart(widths[i] as number)).join('  ');
 console.log(`\n${fmt(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
 for (const r of rows) console.log(fmt(r));
-console.log('* a 1-vector index: the per-query cost of converting a Float32Array to the plain array faiss-node takes.');
+console.log('* a 1-vector index: the fixed per-query cost of a call into faiss-node (Float32Array in and out).');
+
+const bgHead = ['index', 'operation', 'time', 'notes'];
+const bgW = bgHead.map((h, i) => Math.max(h.length, ...bg.map((r) => (r[i] ?? '').length)));
+const bgFmt = (r: string[]) => r.map((c, i) => (i === 3 ? c : c.padEnd(bgW[i] as number))).join('  ');
+console.log(`\nincremental and background work (loop max = worst event-loop delay while it ran)\n${bgFmt(bgHead)}`);
+for (const r of bg) console.log(bgFmt(r));
 
 const best = rows
   .filter((r) => r[0] === 'hnsw' && Number(r[10]) >= 0.99)

@@ -3,11 +3,12 @@
  * Runtime (untrained weights), real sharp-drawn images.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Catalog, openCatalog } from '@lookalike/catalog';
-import { LookalikeError, type ReindexProgress } from '@lookalike/core';
+import { type Logger, LookalikeError, type ReindexProgress } from '@lookalike/core';
 import { createEmbedder, type ImageEmbedder } from '@lookalike/embedder';
 import Database from 'better-sqlite3';
 import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.ts';
@@ -61,37 +62,57 @@ after(async () => {
 describe('catalog reindex', () => {
   let catalog: Catalog;
 
-  it('GIVEN a new catalog THEN the first reindex embeds every image, with progress events', async () => {
+  it('GIVEN a new catalog THEN the first reindex embeds every image, one per batch call, with progress events', async () => {
     catalog = await open();
     assert.equal(catalog.size(), 0);
     const events: ReindexProgress[] = [];
-    const s = await catalog.reindex((p) => events.push(p));
+    const run = catalog.reindex((p) => {
+      events.push(p);
+      assert.equal(p.searchable, catalog.size(), 'searchable is the size at that moment');
+    });
+    const first = catalog.reindexProgress();
+    assert.equal(first?.phase, 'scanning', 'progress is there from the moment reindex() is called');
+    assert.equal(first?.searchable, 0);
+    assert.equal(first?.expected, null, 'not known while scanning');
+    const s = await run;
     assert.equal(s.added, COUNT);
     assert.equal(s.embedded, COUNT);
     assert.equal(emb.embedded, COUNT);
-    assert.equal(emb.prepared, COUNT, 'decoding goes through prepare() (overlapped with inference)');
+    assert.equal(emb.calls, COUNT, 'one embed call per image');
+    assert.equal(emb.maxPerCall, 1);
+    assert.deepEqual([...emb.priorities], ['batch']);
     assert.deepEqual([s.updated, s.removed, s.unchanged, s.failed], [0, 0, 0, 0]);
     assert.equal(catalog.size(), COUNT);
     const phases = new Set(events.map((e) => e.phase));
-    for (const ph of ['scanning', 'embedding', 'indexing', 'saving', 'done'] as const) assert.ok(phases.has(ph), ph);
+    for (const ph of ['scanning', 'embedding', 'done'] as const) assert.ok(phases.has(ph), ph);
+    assert.ok(!phases.has('indexing'), 'no whole-index rebuild at the end');
     const last = events.at(-1)!;
     assert.equal(last.phase, 'done');
+    assert.equal(last.searchable, COUNT);
+    assert.equal(last.expected, COUNT);
     const emb1 = events.filter((e) => e.phase === 'embedding');
     assert.equal(emb1.at(-1)?.done, COUNT);
     assert.equal(emb1.at(-1)?.total, COUNT);
+    for (const e of emb1) {
+      assert.equal(e.expected, COUNT);
+      assert.equal(e.searchable, e.done, 'each committed batch is searchable at once');
+    }
     for (const e of events) {
       assert.ok(e.done <= e.total || e.phase === 'scanning');
       assert.ok(e.rate >= 0);
       assert.equal(e.startedAt, events[0]!.startedAt);
     }
     assert.equal(catalog.reindexProgress(), null);
+    await catalog.whenIdle();
+    assert.ok(existsSync(join(dataDir, 'index.faiss')), 'saved in the background');
+    assert.equal(JSON.parse(await readFile(join(dataDir, 'index.json'), 'utf8')).count, COUNT);
   });
 
   it('GIVEN nothing changed THEN a second reindex embeds nothing', async () => {
     emb.reset();
     const s = await catalog.reindex();
     assert.equal(emb.embedded, 0);
-    assert.equal(emb.prepared, 0);
+    assert.equal(emb.calls, 0);
     assert.deepEqual([s.added, s.updated, s.removed, s.unchanged, s.failed], [0, 0, 0, COUNT, 0]);
   });
 
@@ -257,7 +278,7 @@ describe('catalog reindex', () => {
     emb.reset();
     const s2 = await catalog.reindex();
     assert.equal(s2.failed, 3, 'still reported');
-    assert.equal(emb.prepared, 0, 'not decoded again');
+    assert.equal(emb.calls, 0, 'not sent to the embedder again');
     // Fix one: it is picked up.
     await copyFile(fileOf('10012'), join(cat.imagesDir, 'truncated.jpg'));
     emb.reset();
@@ -267,41 +288,39 @@ describe('catalog reindex', () => {
     assert.equal(emb.embedded, 1);
   });
 
-  it('GIVEN a running reindex THEN a second one is refused with REINDEX_IN_PROGRESS and searches use the old index', async () => {
+  it('GIVEN a running reindex THEN a second one is refused with REINDEX_IN_PROGRESS and each batch is searchable once committed', async () => {
     const sizeBefore = catalog.size();
     const probe = catalog.vectorOf('10013')!;
     const resultsBefore = catalog.search(probe, { k: 5 }).map((r) => r.id);
-    await copyFile(fileOf('10013'), join(cat.imagesDir, 'twin-of-13.jpg'));
-    await copyFile(fileOf('10014'), join(cat.imagesDir, 'twin-of-14.jpg'));
+    const twins = ['10013', '10014', '10017', '10018', '10019', '10020', '10021', '10022'];
+    for (const id of twins) await copyFile(fileOf(id), join(cat.imagesDir, `twin-of-${id}.jpg`));
     let second: unknown;
-    let during: { size: number; ids: string[]; progress: ReindexProgress | null } | undefined;
+    const during: { done: number; size: number; searchable: number; expected: number | null }[] = [];
     const p = catalog.reindex((ev) => {
-      if (ev.phase === 'embedding' && ev.done > 0 && during === undefined) {
-        during = {
-          size: catalog.size(),
-          ids: catalog.search(probe, { k: 5, excludeDuplicates: false }).map((r) => r.id),
-          progress: catalog.reindexProgress(),
-        };
+      if (ev.phase !== 'embedding') return;
+      during.push({ done: ev.done, size: catalog.size(), searchable: ev.searchable, expected: ev.expected });
+      if (second === undefined) {
         catalog.reindex().catch((err: unknown) => {
           second = err;
         });
       }
     });
     const s = await p;
-    assert.equal(s.added, 2);
-    assert.ok(during, 'a progress event arrived mid-embedding');
-    assert.equal(during.size, sizeBefore, 'old index during the reindex');
-    assert.ok(!during.ids.includes('twin-of-13'));
-    assert.equal(during.progress?.phase, 'embedding');
+    assert.equal(s.added, twins.length);
+    assert.ok(during.length > 0, 'progress events arrived while embedding');
+    for (const d of during) {
+      assert.equal(d.size, sizeBefore + d.done, 'committed items are in the live index at once');
+      assert.equal(d.searchable, d.size);
+      assert.equal(d.expected, sizeBefore + twins.length);
+    }
     assert.ok(second instanceof LookalikeError);
     assert.equal(second.code, 'REINDEX_IN_PROGRESS');
     assert.equal((second.details.progress as ReindexProgress).phase, 'embedding');
-    // Swapped in at the end.
-    assert.equal(catalog.size(), sizeBefore + 2);
-    assert.ok(catalog.search(probe, { k: 2, excludeDuplicates: false }).some((r) => r.id === 'twin-of-13'));
+    assert.equal(catalog.size(), sizeBefore + twins.length);
+    assert.ok(catalog.search(probe, { k: 2, excludeDuplicates: false }).some((r) => r.id === 'twin-of-10013'));
     const after = catalog.search(probe, { k: 5 }).map((r) => r.id);
-    assert.ok(!after.includes('twin-of-13') && !after.includes('10013'), 'exact twins of the query are excluded');
-    const others = after.filter((id) => id !== 'twin-of-14');
+    assert.ok(!after.includes('twin-of-10013') && !after.includes('10013'), 'exact twins of the query are excluded');
+    const others = after.filter((id) => !id.startsWith('twin-of-'));
     assert.deepEqual(others, resultsBefore.slice(0, others.length));
   });
 
@@ -389,3 +408,53 @@ describe('catalog reindex', () => {
     );
   });
 });
+
+describe('catalog index file', () => {
+  it('GIVEN the index file cannot be written THEN the reindex still succeeds, the failure is logged, and the next open rebuilds', async () => {
+    const small = await makeTestCatalog(join(ROOT, 'small'), { count: 8, width: 160 });
+    const dir = join(ROOT, 'data-unwritable');
+    // A non-empty folder where the index file goes: the atomic rename over it fails.
+    await mkdir(join(dir, 'index.faiss', 'blocker'), { recursive: true });
+    const errors: string[] = [];
+    const logger = capturingLogger(errors);
+    const c = await openCatalog({
+      dataDir: dir,
+      imagesDir: small.imagesDir,
+      labelsPath: small.labelsPath,
+      embedder: emb,
+      batchSize: 4,
+      logger,
+    });
+    const s = await c.reindex();
+    assert.equal(s.added, 8);
+    assert.equal(c.size(), 8, 'searchable although the save failed');
+    await c.whenIdle();
+    assert.ok(
+      errors.some((m) => /index save failed/.test(m)),
+      `logged: ${errors.join('; ')}`,
+    );
+    assert.ok(!existsSync(join(dir, 'index.json')), 'no sidecar for a file that was not written');
+    await c.close();
+    await rm(join(dir, 'index.faiss'), { recursive: true });
+    emb.reset();
+    const reopened = await openCatalog({ dataDir: dir, embedder: emb, batchSize: 4 });
+    assert.equal(reopened.size(), 8, 'rebuilt from the stored vectors');
+    assert.equal(emb.embedded, 0);
+    await reopened.close();
+  });
+});
+
+function capturingLogger(errors: string[]): Logger {
+  const logger: Logger = {
+    child: () => logger,
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: () => {},
+    error: (_obj: unknown, msg?: string) => {
+      errors.push(msg ?? '');
+    },
+    fatal: () => {},
+  };
+  return logger;
+}

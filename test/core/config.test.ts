@@ -33,7 +33,7 @@ describe('config', () => {
     assert.equal(c.http.port, 3000);
     assert.equal(c.http.localPage, true);
     assert.equal(c.limits.ratePerMinute, 5);
-    assert.equal(c.fetch.maxBytes, 20 * 1024 * 1024);
+    assert.deepEqual(c.image, { maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 });
     assert.deepEqual(c.fetch.allowedHosts, [...DEFAULT_ATTACHMENT_HOSTS]);
     assert.equal(c.discord, undefined);
     assert.equal(c.slack, undefined);

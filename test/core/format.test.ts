@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  escapeXml,
   formatDuration,
   formatProgressBar,
   formatResultLine,
@@ -13,9 +12,8 @@ import {
   itemTitle,
   type SimilarItem,
   sniff,
-  textWidth,
-  truncateToWidth,
 } from '@lookalike/core';
+import { escapeXml, textWidth, truncateToWidth } from '@lookalike/render';
 import sharp from 'sharp';
 
 const item = (over: Partial<SimilarItem> = {}): SimilarItem => ({
@@ -37,6 +35,8 @@ describe('format', () => {
       rate: 41.26,
       etaSeconds: 12,
       startedAt: 0,
+      searchable: 1000,
+      expected: 1038,
     });
     assert.equal(line, '[██████░░░░] 62% · 41.3 img/s · ETA 0:12 · embedding');
     const unknown = formatProgressBar({
@@ -46,6 +46,8 @@ describe('format', () => {
       rate: 0,
       etaSeconds: null,
       startedAt: 0,
+      searchable: 0,
+      expected: null,
     });
     assert.equal(unknown, '[░░░░░░░░░░] 0% · ETA ? · scanning');
   });
@@ -120,5 +122,19 @@ describe('sniff', () => {
     assert.equal(sniff(Buffer.from('just words')).kind, 'text');
     assert.equal(sniff(Buffer.from('%PDF-1.7 ...')).kind, 'pdf');
     assert.equal(sniff(Buffer.from([0, 1, 2, 3, 4, 5, 6, 7])).kind, 'unknown');
+  });
+
+  test('GIVEN ISO BMFF files THEN AVIF and HEIC are told apart by major AND compatible brands', () => {
+    const ftyp = (major: string, ...compatible: string[]): Buffer => {
+      const body = Buffer.from(`ftyp${major}\0\0\0\0${compatible.join('')}`, 'latin1');
+      const size = Buffer.alloc(4);
+      size.writeUInt32BE(4 + body.length);
+      return Buffer.concat([size, body, Buffer.alloc(32)]);
+    };
+    assert.equal(sniff(ftyp('mif1', 'mif1', 'avif', 'miaf')).kind, 'avif', 'generic major brand, avif compatible');
+    assert.equal(sniff(ftyp('avif', 'mif1')).kind, 'avif');
+    assert.equal(sniff(ftyp('heic', 'mif1', 'heic')).kind, 'heic');
+    assert.equal(sniff(ftyp('mif1', 'mif1', 'heic')).kind, 'heic');
+    assert.equal(sniff(ftyp('isom', 'mp41')).kind, 'unknown', 'an MP4 video is not an image');
   });
 });

@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openCatalog } from '@lookalike/catalog';
 import {
-  collageSize,
   createRateLimiter,
-  createSimilarityService,
-  NO_CLOSE_MATCH_NOTICE,
-  renderCollage,
+  NO_CLOSE_MATCH_TEXT,
+  noCloseMatchNotice,
   type SimilarItem,
-  UNTRAINED_NOTICE,
+  UNTRAINED_TEXT,
 } from '@lookalike/core';
+import { collageSize, renderCollage } from '@lookalike/render';
 import sharp from 'sharp';
 import { rejectsWith } from '../helpers/assert.js';
 import { TEST_TMP_DIR } from '../helpers/models.js';
@@ -93,28 +92,24 @@ describe('SimilarityService on the real stack', () => {
   test('GIVEN untrained weights THEN the answer carries the untrained notice', async () => {
     const answer = await stack.service.findSimilar(query, { userId: 'untrained' });
     assert.equal(answer.weights.untrained, true);
-    assert.ok(answer.notices.includes(UNTRAINED_NOTICE));
-    assert.equal(UNTRAINED_NOTICE, 'Untrained model: results are not meaningful.');
+    assert.deepEqual(answer.notices[0], { code: 'UNTRAINED', text: UNTRAINED_TEXT, level: 'warn' });
+    assert.equal(UNTRAINED_TEXT, 'Untrained model: results are not meaningful.');
+    assert.ok(!answer.notices.some((n) => n.code === 'INDEXING'), 'no reindex runs');
   });
 
   test('GIVEN a far-distance threshold below the best result THEN noCloseMatch and its notice, still 6 results', async () => {
-    const strict = createSimilarityService({
-      embedder: stack.embedder,
-      catalog: stack.catalog,
-      limits: { farDistance: 0 },
-      ownsDependencies: false,
-    });
+    const strict = stack.serviceWith({ farDistance: 0 });
     try {
       const far = await strict.findSimilar(query, { userId: 'far' });
       assert.equal(far.noCloseMatch, true);
-      assert.ok(far.notices.includes(NO_CLOSE_MATCH_NOTICE));
+      assert.ok(far.notices.some((n) => n.code === 'NO_CLOSE_MATCH' && n.text === NO_CLOSE_MATCH_TEXT));
       assert.equal(far.results.length, 6);
     } finally {
       await strict.close();
     }
     const near = await stack.service.findSimilar(query, { userId: 'far' });
     assert.equal(near.noCloseMatch, false, 'the default threshold (0.5) is above these distances');
-    assert.ok(!near.notices.includes(NO_CLOSE_MATCH_NOTICE));
+    assert.ok(!near.notices.some((n) => n.code === 'NO_CLOSE_MATCH'));
   });
 
   test('GIVEN filters THEN every result matches them', async () => {
@@ -137,13 +132,7 @@ describe('SimilarityService on the real stack', () => {
   });
 
   test('GIVEN a full queue THEN BUSY, and the queued ones still finish', async () => {
-    const tight = createSimilarityService({
-      embedder: stack.embedder,
-      catalog: stack.catalog,
-      concurrency: 1,
-      limits: { queueMax: 1, ratePerMinute: 100 },
-      ownsDependencies: false,
-    });
+    const tight = stack.serviceWith({ concurrency: 1, queueMax: 1, ratePerMinute: 100 });
     try {
       const calls = [0, 1, 2, 3].map((i) => tight.findSimilar(query, { userId: `q${i}` }));
       const settled = await Promise.allSettled(calls);
@@ -175,7 +164,7 @@ describe('SimilarityService on the real stack', () => {
   test('GIVEN an empty catalog THEN INDEX_EMPTY', async () => {
     const dataDir = join(stack.root, 'empty-data');
     const empty = await openCatalog({ dataDir, embedder: stack.embedder });
-    const svc = createSimilarityService({ embedder: stack.embedder, catalog: empty, ownsDependencies: false });
+    const svc = stack.serviceWith({}, empty);
     try {
       await rejectsWith(svc.findSimilar(query, { userId: 'empty' }), 'INDEX_EMPTY');
       assert.equal(svc.status().catalogSize, 0);
@@ -240,7 +229,7 @@ describe('collage drawing', () => {
     ];
     const jpeg = await renderCollage(results, {
       weights: { source: 'file', md5: 'x', untrained: false, description: 'ResNet50 <custom> & "weights"' },
-      notices: [NO_CLOSE_MATCH_NOTICE],
+      notices: [noCloseMatchNotice()],
       loadImage: async (it) => {
         if (it.rank === 2) throw new Error('missing file');
         return png;

@@ -11,11 +11,9 @@ import { COLLAGE_FILENAME } from '@lookalike/discord';
 import { snowflake } from '../fakes/discord.js';
 import { makeTestCatalog } from '../helpers/catalog.js';
 import { TEST_TMP_DIR } from '../helpers/models.js';
-import { type Harness, isJpeg, isMessagePost, ofInteraction, payload, sleep, startHarness } from './harness.js';
+import { type Harness, isJpeg, isMessagePost, ofInteraction, payload, startHarness } from './harness.js';
 
 const T = { timeout: 120_000 };
-/** How long "no reply" is given to show up (there is no event to wait for). */
-const SILENCE_MS = 1500;
 
 let h: Harness;
 /** Every product name in the catalog: result lines must name real items. */
@@ -33,6 +31,22 @@ after(async () => {
 
 function user() {
   return { id: snowflake(), username: `shopper${Math.floor(Math.random() * 1000)}` };
+}
+
+/**
+ * Posts a marker the bot must answer (a mention without an image in `channelId`) and resolves with
+ * its reply. The gateway delivers events in order and the bot decides to ignore a post before its
+ * first await, so once the marker is answered, every earlier post has been seen: "no reply" to an
+ * earlier post is then a fact, not a guess based on waiting.
+ */
+async function marker(channelId: string) {
+  const msg = h.fake.sendMessage({ channelId, author: user(), mentionBot: true, content: 'marker' });
+  const reply = await h.fake.waitFor(
+    (r) => isMessagePost(channelId)(r) && payload(r).message_reference?.message_id === msg.id,
+    60_000,
+  );
+  assert.equal(payload(reply).content, USER_MESSAGES.NO_IMAGE);
+  return reply;
 }
 
 /** Asserts an embed lists `k` ranked results naming catalog items, with a similarity percentage. */
@@ -69,9 +83,7 @@ describe('message content hint', () => {
         e.level === 'warn' && /Message Content intent/.test(e.msg ?? '');
       h.fake.sendMessage({ channelId: h.fake.watchedChannelId, author: user(), content: '' });
       h.fake.sendMessage({ channelId: h.fake.watchedChannelId, author: user(), content: '' });
-      const deadline = Date.now() + 10_000;
-      while (!h.log.entries.some(isHint) && Date.now() < deadline) await sleep(20);
-      await sleep(200);
+      await marker(h.fake.watchedChannelId);
       assert.equal(h.log.entries.filter(isHint).length, 1);
     },
   );
@@ -88,7 +100,10 @@ describe('scenario 1: image post in a watched channel', () => {
         author: user(),
         attachments: [{ filename: img.filename, contentType: img.contentType, bytes: img.bytes }],
       });
-      const reply = await h.fake.waitFor(isMessagePost(h.fake.watchedChannelId), 60_000);
+      const reply = await h.fake.waitFor(
+        (r) => isMessagePost(h.fake.watchedChannelId)(r) && payload(r).message_reference?.message_id === msg.id,
+        60_000,
+      );
       const p = payload(reply);
       // a reply to the post that does not ping its author
       assert.equal(p.message_reference?.message_id, msg.id);
@@ -112,7 +127,6 @@ describe('scenario 1: image post in a watched channel', () => {
   );
 
   test('GIVEN one post with five images THEN the first four get an answer each', T, async () => {
-    const before = h.fake.requests.filter(isMessagePost(h.fake.watchedChannelId)).length;
     const imgs = await Promise.all([h.image(1), h.image(5), h.image(9), h.image(15), h.image(16)]);
     const msg = h.fake.sendMessage({
       channelId: h.fake.watchedChannelId,
@@ -125,8 +139,15 @@ describe('scenario 1: image post in a watched channel', () => {
       60_000,
     );
     for (const r of replies) assert.equal(r.files[0]?.filename, COLLAGE_FILENAME);
-    await sleep(SILENCE_MS);
-    assert.equal(h.fake.requests.filter(isMessagePost(h.fake.watchedChannelId)).length, before + 4);
+    // The handler logs its result once it is done with the message: no reply to it can follow.
+    const done = await h.log.waitFor((e) => e.msg === 'image post done' && e.bindings.messageId === msg.id);
+    assert.deepEqual(done.obj, { answered: 4, failed: [], skipped: 1 });
+    const answered = h.log.entries.filter((e) => e.msg === 'answered image post' && e.bindings.messageId === msg.id);
+    assert.equal(answered.length, 4);
+    const toPost = h.fake.requests.filter(
+      (r) => isMessagePost(h.fake.watchedChannelId)(r) && payload(r).message_reference?.message_id === msg.id,
+    );
+    assert.equal(toPost.length, 4);
   });
 
   test('GIVEN a post with only a text file or from a bot in a watched channel THEN there is no reply', T, async () => {
@@ -141,7 +162,7 @@ describe('scenario 1: image post in a watched channel', () => {
       author: { ...user(), bot: true },
       attachments: [{ filename: img.filename, contentType: img.contentType, bytes: img.bytes }],
     });
-    await sleep(SILENCE_MS);
+    await marker(h.fake.watchedChannelId);
     const replied = h.fake.requests.filter(
       (r) =>
         isMessagePost(h.fake.watchedChannelId)(r) &&
@@ -157,22 +178,13 @@ describe('scenario 2: unwatched channel', () => {
     T,
     async () => {
       const img = await h.image(4);
+      const from = h.fake.requests.length;
       const quiet = h.fake.sendMessage({
         channelId: h.fake.otherChannelId,
         author: user(),
         attachments: [{ filename: img.filename, contentType: img.contentType, bytes: img.bytes }],
       });
-      await sleep(SILENCE_MS);
-      assert.equal(
-        h.fake.requests.filter(
-          (r) =>
-            r.path.startsWith(`/channels/${h.fake.otherChannelId}/`) ||
-            JSON.stringify(r.json ?? '').includes(quiet.id as string),
-        ).length,
-        0,
-        'nothing was sent to the unwatched channel',
-      );
-
+      // The mention that follows is the marker: once it is answered, the quiet post was seen.
       const loud = h.fake.sendMessage({
         channelId: h.fake.otherChannelId,
         author: user(),
@@ -180,8 +192,20 @@ describe('scenario 2: unwatched channel', () => {
         content: 'what is this?',
         attachments: [{ filename: img.filename, contentType: img.contentType, bytes: img.bytes }],
       });
-      const reply = await h.fake.waitFor(isMessagePost(h.fake.otherChannelId), 60_000);
-      assert.equal(payload(reply).message_reference?.message_id, loud.id);
+      const reply = await h.fake.waitFor(
+        (r) => isMessagePost(h.fake.otherChannelId)(r) && payload(r).message_reference?.message_id === loud.id,
+        60_000,
+      );
+      const sent = h.fake.requests.slice(from);
+      assert.ok(
+        !sent.some((r) => JSON.stringify(r.json ?? '').includes(quiet.id)),
+        'nothing refers to the post without a mention',
+      );
+      assert.deepEqual(
+        sent.filter(isMessagePost(h.fake.otherChannelId)),
+        [reply],
+        'the only message in the unwatched channel is the answer to the mention',
+      );
       assert.equal(reply.files[0]?.filename, COLLAGE_FILENAME);
       assertResultEmbed(payload(reply).embeds?.[0]?.description, 6);
     },
@@ -414,18 +438,11 @@ describe('scenario 7: platform failures', () => {
         author: user(),
         attachments: [{ filename: img.filename, contentType: img.contentType, bytes: img.bytes }],
       });
-      const failed = () =>
-        h.log.entries.find(
-          (e) =>
-            e.level === 'error' &&
-            e.msg === 'reply failed' &&
-            (e.obj as { messageId?: string }).messageId === lost.id &&
-            typeof (e.obj as { requestId?: unknown }).requestId === 'string',
-        );
-      const deadline = Date.now() + 60_000;
-      while (failed() === undefined && Date.now() < deadline) await sleep(50);
-      assert.ok(failed(), 'the failed reply was logged with its request id');
-      const logged = (failed()!.obj as { err: { status?: number } }).err;
+      const failed = await h.log.waitFor(
+        (e) => e.level === 'error' && e.msg === 'reply failed' && e.obj.messageId === lost.id,
+      );
+      assert.equal(typeof failed.obj.requestId, 'string', 'the failed reply was logged with its request id');
+      const logged = failed.obj.err as { status?: number };
       assert.equal(logged.status, 500);
       assert.ok(JSON.stringify(logged).length < 2000, 'the logged error leaves out the request body (the collage)');
       h.fake.failWith(500, `POST /channels/${ch}/messages`, 0);

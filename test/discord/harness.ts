@@ -4,47 +4,19 @@
  * createTestStack() (untrained ResNet50 on ONNX Runtime, generated catalog, SQLite + FAISS).
  */
 import { readFile } from 'node:fs/promises';
-import type { Logger } from '@lookalike/core';
 import { createDiscordBot, type DiscordBot } from '@lookalike/discord';
+import { type RecordingLogger, recordingLogger } from '../chat/fakes.js';
 import { FakeDiscord, type RecordedRequest } from '../fakes/discord.js';
 import { createTestStack, type TestStack, type TestStackOptions } from '../helpers/stack.js';
 
-export interface LogEntry {
-  level: string;
-  bindings: Record<string, unknown>;
-  obj: unknown;
-  msg: string | undefined;
-}
-
-/** A Logger that keeps every entry (so tests can assert what was logged). */
-export function recordingLogger(
-  entries: LogEntry[] = [],
-  bindings: Record<string, unknown> = {},
-): Logger & {
-  entries: LogEntry[];
-} {
-  const at =
-    (level: string) =>
-    (obj: unknown, msg?: string): void => {
-      entries.push({ level, bindings, obj, msg: typeof obj === 'string' && msg === undefined ? obj : msg });
-    };
-  return {
-    entries,
-    child: (b: Record<string, unknown>) => recordingLogger(entries, { ...bindings, ...b }),
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-  };
-}
+// One recording logger for every test (the listener tests, the e2e suites, the Discord bench).
+export { type LogEntry, type RecordingLogger, recordingLogger } from '../chat/fakes.js';
 
 export interface Harness {
   fake: FakeDiscord;
   stack: TestStack;
   bot: DiscordBot;
-  log: ReturnType<typeof recordingLogger>;
+  log: RecordingLogger;
   /** Bytes of a catalog image (a real JPEG/PNG). */
   image(index?: number): Promise<{ bytes: Buffer; filename: string; contentType: string }>;
   close(): Promise<void>;
@@ -129,8 +101,4 @@ export function payload(r: RecordedRequest): {
 /** True for JPEG bytes. */
 export function isJpeg(b: Buffer): boolean {
   return b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { isLookalikeError, parseConfig } from '@lookalike/core';
+import { DEFAULT_K, isLookalikeError, MAX_K, parseConfig } from '@lookalike/core';
 import { commandDefinitions, createDiscordBot, registerCommands } from '@lookalike/discord';
 import { discordCommand } from '../../apps/cli/src/commands/discord.js';
 import { FakeDiscord } from '../fakes/discord.js';
@@ -28,6 +28,7 @@ interface CommandBody {
     autocomplete?: boolean;
     min_value?: number;
     max_value?: number;
+    description?: string;
     choices?: { name: string; value: string }[];
   }[];
 }
@@ -68,7 +69,8 @@ function assertDefinitions(body: unknown, genders: string[]): void {
   assert.equal(opt('category')?.autocomplete, true);
   assert.equal(opt('k')?.type, 4, 'k is an integer');
   assert.equal(opt('k')?.min_value, 1);
-  assert.equal(opt('k')?.max_value, 10);
+  assert.equal(opt('k')?.max_value, MAX_K, 'the service’s maximum');
+  assert.equal(opt('k')?.description, `How many results (1-${MAX_K}, default ${DEFAULT_K})`);
   const find = byName(body, 'Find similar');
   assert.equal(find.type, 3, 'a message context-menu command');
   const reindex = byName(body, 'reindex');

@@ -1,11 +1,12 @@
 /**
- * Preprocessing with real sharp: sniffing, decoding, orientation, alpha, first GIF frame,
+ * Preprocessing with real sharp: format detection (core's sniffer), decoding, orientation, alpha, first GIF frame,
  * PIL-exact nearest-neighbour resize, caffe constants, limits and error codes.
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { decodableKind, HEIC_USER_MESSAGE, sniff } from '@lookalike/core';
 import {
   CAFFE_MEAN_BGR,
   decodeRgb,
@@ -13,7 +14,6 @@ import {
   pilNearestIndices,
   preprocessImage,
   preprocessToRgb,
-  sniffImage,
 } from '@lookalike/embedder';
 import sharp from 'sharp';
 import { rejectsWith } from '../helpers/assert.js';
@@ -30,8 +30,8 @@ function coordImage(w: number, h: number) {
   return raw(w, h, 3, (x, y) => [x, y, 77]);
 }
 
-describe('format sniffing', () => {
-  test('GIVEN the magic bytes of each supported format THEN it is recognised regardless of name', async () => {
+describe('format detection (core sniff)', () => {
+  test('GIVEN the magic bytes of each supported format THEN core sniff names it and it decodes, whatever the name', async () => {
     const base = fromRaw(coordImage(16, 16));
     const cases = [
       ['jpeg', await base.clone().jpeg().toBuffer()],
@@ -42,30 +42,60 @@ describe('format sniffing', () => {
       ['avif', await base.clone().avif().toBuffer()],
     ] as const;
     for (const [format, bytes] of cases) {
-      assert.deepEqual(sniffImage(bytes), { kind: 'image', format }, format);
+      assert.deepEqual(sniff(bytes), { kind: format, image: true }, format);
+      assert.equal(decodableKind(bytes), format);
+      const { width, height } = await decodeRgb(bytes);
+      assert.deepEqual([width, height], [16, 16], format);
     }
   });
 
-  test('GIVEN SVG, HTML, XML, text, PDF and random bytes THEN they are classified as unsupported', () => {
-    const cases: [string, string | Buffer][] = [
-      ['svg', '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>'],
-      ['svg', '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>'],
-      ['html', '<!DOCTYPE html><html><head><title>x</title></head><body></body></html>'],
-      ['xml', '<?xml version="1.0"?><feed></feed>'],
-      ['text', 'just some words, not a picture\n'],
-      ['pdf', '%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n'],
-      ['unknown', Buffer.from([0, 1, 2, 3, 250, 251, 0, 0, 9, 8, 7, 6, 5, 4])],
+  test('GIVEN SVG, HTML, XML, text, PDF and random bytes THEN UNSUPPORTED_IMAGE naming what core sniff saw', async () => {
+    const cases: string[] = [
+      '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>',
+      '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>',
+      '<!DOCTYPE html><html><head><title>x</title></head><body></body></html>',
+      '<?xml version="1.0"?><feed></feed>',
+      'just some words, not a picture\n',
+      '%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n',
     ];
-    for (const [what, content] of cases) {
-      const bytes = typeof content === 'string' ? Buffer.from(content, 'latin1') : content;
-      assert.deepEqual(sniffImage(bytes), { kind: 'unsupported', what }, what);
+    const inputs = [
+      ...cases.map((c) => Buffer.from(c, 'latin1')),
+      Buffer.from([0, 1, 2, 3, 250, 251, 0, 0, 9, 8, 7, 6, 5, 4]),
+    ];
+    for (const bytes of inputs) {
+      const seen = sniff(bytes);
+      assert.equal(seen.image, false);
+      const err = await rejectsWith(decodeRgb(bytes), 'UNSUPPORTED_IMAGE');
+      assert.equal(err.details.kind, seen.kind);
     }
   });
 
-  test('GIVEN empty bytes or a cut-off signature THEN it is truncated', () => {
-    assert.deepEqual(sniffImage(new Uint8Array(0)), { kind: 'truncated' });
-    assert.deepEqual(sniffImage(Buffer.from([0xff, 0xd8])), { kind: 'truncated' });
-    assert.deepEqual(sniffImage(Buffer.from([0x89, 0x50, 0x4e])), { kind: 'truncated' });
+  test('GIVEN a cut-off JPEG or PNG signature THEN UNSUPPORTED_IMAGE (core sniff sees no image in it)', async () => {
+    for (const bytes of [Buffer.from([0xff, 0xd8]), Buffer.from([0x89, 0x50, 0x4e])]) {
+      const seen = sniff(bytes);
+      assert.equal(seen.image, false, `${bytes.toString('hex')} is ${seen.kind}`);
+      const err = await rejectsWith(preprocessImage(bytes), 'UNSUPPORTED_IMAGE');
+      assert.equal(err.details.kind, seen.kind);
+    }
+  });
+
+  test('GIVEN a HEIC photo THEN UNSUPPORTED_IMAGE with a sentence that names HEIC', async () => {
+    // ftyp box, major brand heic, compatible brands mif1 + heic, then junk.
+    const heic = Buffer.concat([
+      Buffer.from([0, 0, 0, 0x18]),
+      Buffer.from('ftypheic', 'latin1'),
+      Buffer.from([0, 0, 0, 0]),
+      Buffer.from('mif1heic', 'latin1'),
+      Buffer.alloc(200, 7),
+    ]);
+    assert.deepEqual(sniff(heic), { kind: 'heic', image: true });
+    const err = await rejectsWith(preprocessImage(heic), 'UNSUPPORTED_IMAGE');
+    assert.equal(err.userMessage, HEIC_USER_MESSAGE);
+    assert.match(err.userMessage, /HEIC/);
+  });
+
+  test('GIVEN empty bytes THEN UNSUPPORTED_IMAGE, as on the answer path (one decision, in core)', async () => {
+    await rejectsWith(decodeRgb(new Uint8Array(0)), 'UNSUPPORTED_IMAGE');
   });
 });
 
@@ -253,7 +283,7 @@ describe('bad inputs', () => {
       .png()
       .toBuffer();
     const cases: [string, Uint8Array, string][] = [
-      ['zero-byte', new Uint8Array(0), 'IMAGE_DECODE_FAILED'],
+      ['zero-byte', new Uint8Array(0), 'UNSUPPORTED_IMAGE'],
       ['truncated jpeg', jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'IMAGE_DECODE_FAILED'],
       ['truncated png', png.subarray(0, Math.floor(png.length / 2)), 'IMAGE_DECODE_FAILED'],
       ['jpeg header only', jpeg.subarray(0, 200), 'IMAGE_DECODE_FAILED'],

@@ -32,14 +32,19 @@ function portOf(line: string): number | undefined {
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
-/** Starts `node --conditions=source --import tsx <entry> ...args` in `cwd` with only `env`. */
+/**
+ * Starts `node [...nodeArgs] --conditions=source --import tsx <entry> ...args` in `cwd` with only `env`
+ * (`nodeArgs`: e.g. `--cpu-prof`, which NODE_OPTIONS may not carry).
+ */
 export async function spawnApp(
   entry: string,
   args: string[],
   cwd: string,
   env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
 ): Promise<SpawnedApp> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, entry), ...args], {
+  const argv = [...nodeArgs, '--conditions=source', '--import', 'tsx', join(REPO_ROOT, entry), ...args];
+  const child = spawn(process.execPath, argv, {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

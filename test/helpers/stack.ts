@@ -11,13 +11,19 @@ import { join } from 'node:path';
 import { type Catalog, openCatalog } from '@lookalike/catalog';
 import {
   createSimilarityService,
+  DEFAULT_IMAGE_LIMITS,
+  type ImageLimits,
   type Logger,
-  type ServiceLimits,
+  parseConfig,
+  type ServiceSettings,
   type SimilarityService,
   type SimilarityServiceOptions,
+  serviceSettingsFrom,
   silentLogger,
 } from '@lookalike/core';
 import { createEmbedder, type ImageEmbedder } from '@lookalike/embedder';
+import { createFetcher } from '@lookalike/fetch';
+import { createCollageRenderer, createImageInspector } from '@lookalike/render';
 import { makeTestCatalog } from './catalog.js';
 import { ensureUntrainedModels, TEST_TMP_DIR } from './models.js';
 
@@ -26,12 +32,21 @@ export interface TestStackOptions {
   catalogSize?: number;
   /** Seed of the generated catalog. @defaultValue 7 */
   seed?: number;
-  /** Service limits. @defaultValue { ratePerMinute: 1000 } (tests of the limiter pass their own) */
-  limits?: Partial<ServiceLimits>;
+  /**
+   * Service settings over the configured defaults. @defaultValue { ratePerMinute: 1000 }
+   * (tests of the limiter pass their own)
+   */
+  limits?: Partial<ServiceSettings>;
+  /** Image limits of the inspector, the fetcher and the service. @defaultValue the product's defaults */
+  image?: Partial<ImageLimits>;
   /** Hosts the service may fetch from. @defaultValue ['127.0.0.1'] */
   allowedHosts?: string[];
-  /** Other service options (fetch timeouts, clock, concurrency, image limits…). */
-  service?: Partial<Omit<SimilarityServiceOptions, 'embedder' | 'catalog' | 'logger'>>;
+  /** Fetch timeouts. @defaultValue 5 s total, 2 s connect */
+  fetchTimeouts?: { timeoutMs?: number; connectTimeoutMs?: number };
+  /** Other service options (clock, observer, loadImage…). */
+  service?: Partial<
+    Omit<SimilarityServiceOptions, 'embedder' | 'catalog' | 'logger' | 'settings' | 'inspector' | 'fetcher'>
+  >;
   /** Index the catalog before returning. @defaultValue true */
   reindex?: boolean;
   /** @defaultValue silentLogger */
@@ -60,6 +75,11 @@ export interface TestStack {
   imagesDir: string;
   labelsPath: string;
   items: TestStackItem[];
+  /**
+   * Another service over this stack's embedder (and its catalog, or `catalog`), with other settings;
+   * it does not own them, so closing it leaves the stack running.
+   */
+  serviceWith(settings: Partial<ServiceSettings>, catalog?: Catalog): SimilarityService;
   /** Closes the service (and with it the catalog and embedder) and removes the temp folder. */
   close(): Promise<void>;
 }
@@ -89,14 +109,32 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     throw err;
   }
   if (options.reindex ?? true) await catalog.reindex();
-  const service = createSimilarityService({
-    embedder,
-    catalog,
-    logger,
-    limits: { ratePerMinute: 1000, ...(options.limits ?? {}) },
-    fetch: { allowedHosts: options.allowedHosts ?? ['127.0.0.1'], timeoutMs: 5_000, connectTimeoutMs: 2_000 },
-    ...(options.service ?? {}),
-  });
+  const image: ImageLimits = { ...DEFAULT_IMAGE_LIMITS, ...(options.image ?? {}) };
+  const settings: ServiceSettings = {
+    ...serviceSettingsFrom(parseConfig({})),
+    ratePerMinute: 1000,
+    ...(options.limits ?? {}),
+    image,
+  };
+  const build = (over: Partial<ServiceSettings>, cat: Catalog, owns: boolean): SimilarityService =>
+    createSimilarityService({
+      embedder,
+      catalog: cat,
+      inspector: createImageInspector(image),
+      fetcher: createFetcher({
+        allowedHosts: options.allowedHosts ?? ['127.0.0.1'],
+        limits: image,
+        timeoutMs: options.fetchTimeouts?.timeoutMs ?? 5_000,
+        connectTimeoutMs: options.fetchTimeouts?.connectTimeoutMs ?? 2_000,
+        logger,
+      }),
+      collage: createCollageRenderer(),
+      settings: { ...settings, ...over },
+      logger,
+      ...(options.service ?? {}),
+      ownsDependencies: owns,
+    });
+  const service = build({}, catalog, true);
   let closed: Promise<void> | undefined;
   return {
     service,
@@ -114,6 +152,7 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
       baseColour: it.baseColour,
       productDisplayName: it.productDisplayName,
     })),
+    serviceWith: (over, cat) => build(over, cat ?? catalog, false),
     close() {
       closed ??= (async () => {
         await service.close();

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isLookalikeError } from '@lookalike/core';
 import { createIndex, loadIndex, type SearchHit, type VectorIndex } from '@lookalike/index';
+import { rng } from '../helpers/rng.js';
 import { bruteForce, DEFAULT_MIXTURE, mixture, randomUnitVectors, recallAt, squaredL2 } from './synthetic.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -116,6 +117,41 @@ describe('flat index', () => {
     assert.equal(index.search(vectors[0] as Float32Array, 1)[0]?.id, ids[0]);
   });
 
+  test('GIVEN random interleaved adds and removes THEN the flat index always equals brute force over the live items', () => {
+    const index = createIndex({ dimension: d });
+    const pool = randomUnitVectors(400, d, 13);
+    const live = new Map<number, Float32Array>();
+    const pick = rng(99);
+    for (let step = 0; step < 40; step++) {
+      if (pick() < 0.55 || live.size < 20) {
+        const batch = Array.from({ length: 1 + Math.floor(pick() * 15) }, () =>
+          Math.floor(pick() * pool.length),
+        ).filter((i, j, all) => all.indexOf(i) === j && !live.has(i));
+        index.add(
+          batch,
+          batch.map((i) => pool[i] as Float32Array),
+        );
+        for (const i of batch) live.set(i, pool[i] as Float32Array);
+      } else {
+        // often the last positions, the first position, or a run: every swap case
+        const keys = [...live.keys()];
+        const batch = Array.from(
+          { length: 1 + Math.floor(pick() * 12) },
+          () => keys[Math.floor(pick() * keys.length)] as number,
+        );
+        if (step % 4 === 0) batch.push(...index.ids().slice(-3), index.ids()[0] as number);
+        const expected = new Set(batch).size;
+        assert.equal(index.remove(batch), expected);
+        for (const id of batch) live.delete(id);
+      }
+      assert.equal(index.size(), live.size);
+      assert.deepEqual(new Set(index.ids()), new Set(live.keys()));
+      assert.equal(index.stats().tombstones, 0);
+      for (const [id, v] of live) assert.equal(index.search(v, 1)[0]?.id, id, `step ${step}: id ${id}`);
+      for (const q of queries.slice(0, 5)) assertExact(index.search(q, 6), live, q, 6);
+    }
+  });
+
   test('GIVEN k larger than the index THEN it returns every item, nearest first', () => {
     const index = createIndex({ dimension: d });
     assert.deepEqual(index.search(queries[0] as Float32Array, 6), []);
@@ -210,7 +246,7 @@ describe('hnsw index', () => {
     assert.throws(() => approx.setEfSearch(0), rejectsWith('INTERNAL'));
   });
 
-  test('GIVEN removes on HNSW THEN removed ids never come back and the rest is still found', () => {
+  test('GIVEN removes on HNSW THEN removed ids never come back and the rest is still found', async () => {
     const index = createIndex({ kind: 'hnsw', dimension: d, efSearch: 64, threads: 1 });
     const n = 600;
     index.add(ids.slice(0, n), data.slice(0, n));
@@ -227,6 +263,7 @@ describe('hnsw index', () => {
     }
     index.add([ids[0] as number], [data[0] as Float32Array]);
     assert.equal(index.search(data[0] as Float32Array, 1)[0]?.id, ids[0]);
+    await index.close();
   });
 });
 

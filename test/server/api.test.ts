@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createSimilarityService, USER_MESSAGES } from '@lookalike/core';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits, imageTooLargeSentence, USER_MESSAGES } from '@lookalike/core';
 import { createHttpServer, type HttpServer } from '@lookalike/server';
 import sharp from 'sharp';
 import { createTestStack, type TestStack } from '../helpers/stack.js';
@@ -32,6 +32,15 @@ interface ErrorBody {
   error: { code: string; message: string };
 }
 
+/** The page server's limits in these tests: 2 MiB, so an oversized upload is cheap to send. */
+const LIMITS: ImageLimits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 2 * 1024 * 1024 };
+
+/** The sentence a person sees for each code (IMAGE_TOO_LARGE quotes the configured limits). */
+function userSentence(code: string): string {
+  if (code === 'IMAGE_TOO_LARGE') return imageTooLargeSentence(LIMITS);
+  return USER_MESSAGES[code as keyof typeof USER_MESSAGES];
+}
+
 describe('HTTP API', () => {
   let stack: TestStack;
   let page: Running;
@@ -39,7 +48,7 @@ describe('HTTP API', () => {
 
   before(async () => {
     stack = await createTestStack({ catalogSize: 16 });
-    page = await start(createHttpServer({ service: stack.service, localPage: true, maxUploadBytes: 2 * 1024 * 1024 }));
+    page = await start(createHttpServer({ service: stack.service, localPage: true, imageLimits: LIMITS }));
     const item = stack.items.find((i) => i.path.endsWith('.jpg'));
     assert.ok(item !== undefined);
     photo = await readFile(item.path);
@@ -60,13 +69,13 @@ describe('HTTP API', () => {
       requestId: string;
       results: { rank: number; name: string; subtitle: string; similarity: number; imageUrl: string }[];
       weights: { untrained: boolean };
-      notices: string[];
+      notices: { code: string; text: string }[];
       noCloseMatch: boolean;
       collage: string;
     };
     assert.equal(body.results.length, 6);
     assert.equal(body.weights.untrained, true);
-    assert.ok(body.notices.length >= 1);
+    assert.ok(body.notices.some((n) => n.code === 'UNTRAINED' && n.text.length > 0));
     for (const r of body.results) {
       assert.ok(r.name.length > 0 && r.subtitle.includes(' · '));
       assert.ok(!('path' in r), 'server file paths are not exposed');
@@ -148,7 +157,7 @@ describe('HTTP API', () => {
       const body = (await res.json()) as ErrorBody;
       assert.equal(res.status, c.status, `${c.code}: got ${res.status} ${JSON.stringify(body)}`);
       assert.equal(body.error.code, c.code);
-      assert.equal(body.error.message, USER_MESSAGES[c.code as keyof typeof USER_MESSAGES]);
+      assert.equal(body.error.message, userSentence(c.code));
       assert.ok(!JSON.stringify(body).includes('    at '));
     }
     const health = await fetch(`${page.base}/healthz`);
@@ -175,7 +184,9 @@ describe('HTTP API', () => {
       duplex: 'half',
     } as RequestInit);
     assert.equal(res.status, 413);
-    assert.equal(((await res.json()) as ErrorBody).error.code, 'IMAGE_TOO_LARGE');
+    const tooLarge = (await res.json()) as ErrorBody;
+    assert.equal(tooLarge.error.code, 'IMAGE_TOO_LARGE');
+    assert.match(tooLarge.error.message, /under 2 MB and 40 megapixels/, 'quotes the configured limits');
     assert.equal((await fetch(`${page.base}/healthz`)).status, 200);
   });
 
@@ -267,18 +278,14 @@ describe('HTTP API', () => {
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     const html = await res.text();
     assert.match(html, /type="file"/);
+    assert.match(html, /up to 2 MB/, 'the page quotes the configured upload limit');
     assert.ok(!/(src|href)="https?:/.test(html), 'no external assets');
     assert.equal((await fetch(`${page.base}/nope`)).status, 404);
     assert.equal((await fetch(`${page.base}/api/similar`)).status, 405);
   });
 
   test('GIVEN a user over the rate limit THEN 429 with Retry-After', async () => {
-    const limited = createSimilarityService({
-      embedder: stack.embedder,
-      catalog: stack.catalog,
-      limits: { ratePerMinute: 1 },
-      ownsDependencies: false,
-    });
+    const limited = stack.serviceWith({ ratePerMinute: 1 });
     const running = await start(createHttpServer({ service: limited }));
     try {
       const ok = await fetch(`${running.base}/api/similar`, {

@@ -1,6 +1,7 @@
 /**
- * `lookalike start` as a process: indexes a configured (empty) catalog on first run, serves the
- * page and API on HOST/PORT, and shuts down gracefully on SIGTERM, letting an in-flight answer finish.
+ * `lookalike start` as a process: serves the page, API and /metrics on HOST/PORT at once, indexes
+ * a configured (empty) catalog on first run in the background through the service, and shuts
+ * down gracefully on SIGTERM, letting an in-flight answer finish.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
@@ -38,7 +39,7 @@ describe('lookalike start', () => {
       LOOKALIKE_LABELS: catalog.labelsPath,
       HOST: '127.0.0.1',
       PORT: '0',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
     });
     child = spawn(
       process.execPath,
@@ -69,6 +70,19 @@ describe('lookalike start', () => {
   });
 
   test('GIVEN an empty configured catalog THEN it is indexed on first run and the page answers with 6 results', async () => {
+    // Asked at once, while the first index runs: results, or "indexing for the first time"; never INDEX_EMPTY.
+    const early = new FormData();
+    const some = catalog.items[2];
+    assert.ok(some !== undefined);
+    early.append('image', new Blob([new Uint8Array(await readFile(join(catalog.imagesDir, some.file)))]), some.file);
+    const earlyRes = await fetch(`${base}/api/similar`, { method: 'POST', body: early });
+    const earlyBody = (await earlyRes.json()) as { results?: unknown[]; error?: { code: string; message: string } };
+    if (earlyRes.status === 200) assert.ok((earlyBody.results ?? []).length > 0);
+    else {
+      assert.equal(earlyRes.status, 503, JSON.stringify(earlyBody));
+      assert.equal(earlyBody.error?.code, 'INDEX_BUILDING');
+      assert.doesNotMatch(earlyBody.error?.message ?? '', /run \/reindex/);
+    }
     for (;;) {
       const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; catalogSize: number };
       const status = (await (await fetch(`${base}/api/status`)).json()) as { reindexing: boolean };
@@ -78,6 +92,15 @@ describe('lookalike start', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.match(stderr, /is empty: indexing/);
+    // JSON log lines on stderr (not a TTY), in the order they were written.
+    const logs = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { component?: string; msg?: string });
+    const listening = logs.findIndex((l) => l.component === 'http' && l.msg === 'listening');
+    const started = logs.findIndex((l) => l.component === 'service' && l.msg === 'reindex started');
+    assert.ok(listening >= 0, 'the server logged that it listens');
+    assert.ok(started > listening, 'the first index starts through the service, after the server is up');
     assert.match(stderr, /Reindex done in [\d.]+ s: 12 added/, stderr);
     assert.equal((await fetch(`${base}/`)).status, 200);
     const form = new FormData();
@@ -87,6 +110,9 @@ describe('lookalike start', () => {
     const res = await fetch(`${base}/api/similar`, { method: 'POST', body: form });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { results: unknown[] }).results.length, 6);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^lookalike_requests_total\{surface="page",outcome="ok"\} 1$/m);
+    assert.match(metrics, /^lookalike_catalog_items 12$/m);
   });
 
   test('GIVEN SIGTERM during a query THEN the answer still arrives and the process exits 0', async () => {

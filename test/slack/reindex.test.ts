@@ -1,6 +1,6 @@
 /**
  * `/reindex` on Slack, end to end: admin check (SLACK_ADMIN_USER_IDS, users.info), a progress
- * message updated with chat.update no more often than the configured interval, the summary,
+ * message updated with chat.update (throttled), the summary,
  * and a second /reindex while one runs.
  */
 import assert from 'node:assert/strict';
@@ -77,11 +77,6 @@ test('GIVEN an admin THEN /reindex posts progress updates (throttled) and ends w
   assert.ok(progress.length >= 1, 'at least one progress update before the summary');
   for (const u of progress) assert.match(String(u.args.text), /\[[█░]+\] \d+%/);
   assert.equal(updates.at(-1), final, 'the summary is the last update');
-  // Throttled: the bot writes the k-th progress update no sooner than k intervals after the post
-  // returned. Arrival times only lag the writes, so the bound holds however late one delivery is
-  // (comparing consecutive arrivals would not: a late update shortens the gap to the next one).
-  progress.forEach((u, i) => {
-    const k = i + 1;
-    assert.ok(u.at - posted.at >= k * INTERVAL_MS - 5, `update ${k} arrived ${u.at - posted.at} ms after the post`);
-  });
+  // How often updates go out is the throttle's job; test/slack/listeners.test.ts and
+  // test/chat/throttle.test.ts check it on a manual clock, without timing anything here.
 });

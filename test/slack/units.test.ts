@@ -4,8 +4,34 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Answer, Logger } from '@lookalike/core';
-import { escapeMrkdwn, parseSimilarArgs, redactTokens, renderAnswer, TtlSet, toSlackLogger } from '@lookalike/slack';
+import {
+  type Answer,
+  indexingNotice,
+  type Logger,
+  type ReindexProgress,
+  UNTRAINED_TEXT,
+  untrainedNotice,
+} from '@lookalike/core';
+import {
+  escapeMrkdwn,
+  parseSimilarArgs,
+  redactTokens,
+  renderAnswer,
+  renderNotices,
+  TtlSet,
+  toSlackLogger,
+} from '@lookalike/slack';
+
+const indexingProgress: ReindexProgress = {
+  phase: 'embedding',
+  done: 2104,
+  total: 44441,
+  rate: 12,
+  etaSeconds: 3500,
+  startedAt: 0,
+  searchable: 2104,
+  expected: 44441,
+};
 
 const facets = {
   genders: ['Men', 'Women', 'Boys', 'Girls', 'Unisex'],
@@ -57,7 +83,7 @@ test('GIVEN catalog text with <, > and & THEN the Block Kit list escapes it', ()
     ],
     weights: { source: 'untrained', md5: 'x', untrained: true, description: 'ResNet50 UNTRAINED' },
     noCloseMatch: false,
-    notices: ['Untrained weights: results are not meaningful.'],
+    notices: [untrainedNotice()],
     collage: Buffer.alloc(0),
     images: async () => [],
   };
@@ -96,4 +122,12 @@ test('GIVEN a key seen within the TTL THEN TtlSet refuses it; after expiry it is
   assert.equal(seen.add('C1:1', 1500), true);
   for (const k of ['a', 'b', 'c', 'd']) seen.add(k, 1600);
   assert.ok(seen.size <= 3);
+});
+
+test('GIVEN typed notices THEN the list shows each one from its text, warnings marked as such', () => {
+  const notices = [untrainedNotice(), indexingNotice(indexingProgress)];
+  assert.deepEqual(renderNotices(notices), [
+    `:warning: ${UNTRAINED_TEXT}`,
+    ':information_source: Catalog still indexing: 2,104 of 44,441 items searchable so far.',
+  ]);
 });

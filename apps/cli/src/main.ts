@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { LookalikeError, loadConfigOrReport } from '@lookalike/core';
-import { pino } from 'pino';
+import { createRootLogger } from '@lookalike/runtime';
 import { COMMANDS } from './commands.js';
 
 async function usage(): Promise<string> {
@@ -58,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
 
   const config = loadConfigOrReport('lookalike', { modelsDir: g.values.models, dataDir: g.values.data });
   if (config === undefined) return 78;
-  const root = pino({ level: config.logLevel, base: { app: 'lookalike' } }, pino.destination(2));
+  // stdout carries results: logs go to stderr (pretty when it is a terminal, JSON lines otherwise).
+  const root = createRootLogger({ level: config.logLevel, app: 'lookalike', destination: 'stderr' });
   const logger = root.child({ command: name });
   const spec = await entry.load();
   try {

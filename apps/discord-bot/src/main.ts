@@ -1,22 +1,18 @@
 /**
- * Runs lookalike on Discord only, plus /healthz and (unless LOCAL_PAGE=off) the local page.
- * Composition root: config → root pino logger → embedder → catalog → service → HTTP → bot.
- * SIGTERM/SIGINT: stop taking work, let in-flight answers finish, log out, close everything.
+ * Runs lookalike on Discord only, plus /healthz, /metrics and (unless LOCAL_PAGE=off) the local page.
+ * Composition root: config → root pino logger → metrics → embedder → catalog → service → HTTP → bot.
+ * runProcess owns SIGTERM/SIGINT: stop taking work, let in-flight answers finish, log out, close everything.
  */
 import { loadConfigOrReport } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
 import { UNTRAINED_WEIGHTS_WARNING } from '@lookalike/embedder';
-import { openRuntime, stopOnSignal } from '@lookalike/runtime';
+import { chatComponent, createRootLogger, httpComponent, listenOn, runProcess, startRuntime } from '@lookalike/runtime';
 import { createHttpServer } from '@lookalike/server';
-import { pino } from 'pino';
-
-/** Longest wait for in-flight answers on shutdown before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 30_000;
 
 async function main(): Promise<number> {
   const config = loadConfigOrReport('discord-bot');
   if (config === undefined) return 78;
-  const root = pino({ level: config.logLevel, base: { app: 'lookalike-discord' } });
+  const root = createRootLogger({ level: config.logLevel, app: 'lookalike-discord' });
   const log = root.child({ component: 'main' });
   const discord = config.discord;
   if (discord === undefined) {
@@ -24,35 +20,36 @@ async function main(): Promise<number> {
     return 78;
   }
 
-  const { embedder, service } = await openRuntime({ config, logger: root });
-  if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
-  const http = createHttpServer({ service, logger: root, localPage: config.http.localPage });
-  const address = await http.listen(config.http.port, config.http.host);
-  log.info({ ...address, localPage: config.http.localPage }, 'listening');
-
-  const bot = createDiscordBot({
-    service,
-    token: discord.token,
-    appId: discord.appId,
-    watchChannels: discord.watchChannels,
-    adminRoleIds: discord.adminRoleIds,
-    apiBase: discord.apiBase,
-    attachImages: discord.attachImages,
+  return runProcess({
     logger: root,
-  });
+    async start(proc) {
+      const { embedder, service, metrics } = await startRuntime(proc, { config, logger: root });
+      if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
+      const http = createHttpServer({
+        service,
+        logger: root,
+        localPage: config.http.localPage,
+        imageLimits: config.image,
+        metrics,
+      });
+      proc.add(httpComponent(http));
+      const address = await listenOn(http, config.http);
+      log.info({ ...address, localPage: config.http.localPage }, 'listening');
 
-  stopOnSignal(
-    log,
-    async () => {
-      await bot.stop();
-      await http.close();
-      await service.close();
+      const bot = createDiscordBot({
+        service,
+        token: discord.token,
+        appId: discord.appId,
+        watchChannels: discord.watchChannels,
+        adminRoleIds: discord.adminRoleIds,
+        apiBase: discord.apiBase,
+        attachImages: discord.attachImages,
+        logger: root,
+      });
+      proc.add(chatComponent('discord', bot));
+      await bot.start();
     },
-    SHUTDOWN_GRACE_MS,
-  );
-
-  await bot.start();
-  return 0;
+  });
 }
 
 main().then(

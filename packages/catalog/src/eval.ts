@@ -2,7 +2,7 @@
  * Leave-one-out precision@k by articleType over an indexed catalog.
  */
 import type { WeightsInfo } from '@lookalike/core';
-import type { Catalog } from './catalog.js';
+import type { Catalog } from './types.js';
 
 export interface EvalOptions {
   /** @defaultValue 5 */

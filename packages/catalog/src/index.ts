@@ -1,6 +1,19 @@
-export * from './catalog.js';
+export { catalogExists, openCatalog, removeCatalogData } from './catalog.js';
 export * from './csv.js';
 export * from './demo.js';
 export * from './eval.js';
+export {
+  type EmbedJob,
+  type HashJob,
+  type HashOutcome,
+  metadataOf,
+  planReindex,
+  type ReindexPlan,
+  type Relabel,
+  resolveHashed,
+  type StoredState,
+} from './plan.js';
 export * from './scan.js';
-export { blobToVector, SCHEMA_VERSION, vectorToBlob } from './store.js';
+export { DUPLICATE_DISTANCE } from './search.js';
+export { blobToVector, type FailureRow, type ItemRow, SCHEMA_VERSION, vectorToBlob } from './store.js';
+export type { Catalog, CatalogInfo, CatalogItem, CatalogOptions, CatalogReindexSummary } from './types.js';

@@ -120,8 +120,9 @@ export class CatalogStore {
     return this.#stmts.rows.all();
   }
 
-  iterateWithVectors(): IterableIterator<ItemRow & { vector: Buffer }> {
-    return this.#stmts.rowsWithVectors.iterate();
+  /** Up to `limit` items with their vectors, in fid order, after `afterFid` (pages of a start-up rebuild). */
+  rowsWithVectorsAfter(afterFid: number, limit: number): (ItemRow & { vector: Buffer })[] {
+    return this.#stmts.rowsWithVectorsAfter.all(afterFid, limit);
   }
 
   vectorById(id: string): Float32Array | undefined {
@@ -129,8 +130,9 @@ export class CatalogStore {
     return r === undefined ? undefined : blobToVector(r.vector);
   }
 
-  upsert(item: NewItem, now: number): void {
-    this.#stmts.upsert.run({ ...item, vector: vectorToBlob(item.vector), indexedAt: now });
+  /** Inserts or replaces the item at `item.path`; returns its fid (kept when the path existed). */
+  upsert(item: NewItem, now: number): number {
+    return this.#stmts.upsert.get({ ...item, vector: vectorToBlob(item.vector), indexedAt: now })!.fid;
   }
 
   touch(fid: number, size: number, mtimeMs: number): void {
@@ -182,17 +184,18 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
     ),
     rows: db.prepare<[], ItemRow>('SELECT fid, path, id, size, mtime_ms, sha256, metadata FROM items'),
-    rowsWithVectors: db.prepare<[], ItemRow & { vector: Buffer }>(
-      'SELECT fid, path, id, size, mtime_ms, sha256, metadata, vector FROM items ORDER BY fid',
+    rowsWithVectorsAfter: db.prepare<[number, number], ItemRow & { vector: Buffer }>(
+      'SELECT fid, path, id, size, mtime_ms, sha256, metadata, vector FROM items WHERE fid > ? ORDER BY fid LIMIT ?',
     ),
     vectorById: db.prepare<[string], { vector: Buffer }>('SELECT vector FROM items WHERE id = ?'),
     count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM items'),
-    upsert: db.prepare(
+    upsert: db.prepare<[Record<string, unknown>], { fid: number }>(
       `INSERT INTO items(path, id, size, mtime_ms, sha256, metadata, vector, indexed_at)
        VALUES (@path, @id, @size, @mtimeMs, @sha256, @metadata, @vector, @indexedAt)
        ON CONFLICT(path) DO UPDATE SET id = excluded.id, size = excluded.size, mtime_ms = excluded.mtime_ms,
          sha256 = excluded.sha256, metadata = excluded.metadata, vector = excluded.vector,
-         indexed_at = excluded.indexed_at`,
+         indexed_at = excluded.indexed_at
+       RETURNING fid`,
     ),
     touch: db.prepare<[number, number, number]>('UPDATE items SET size = ?, mtime_ms = ? WHERE fid = ?'),
     setLabels: db.prepare<[string, string, number]>('UPDATE items SET id = ?, metadata = ? WHERE fid = ?'),

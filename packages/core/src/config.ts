@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LookalikeError } from './errors.js';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './media.js';
 
 /** Discord's attachment CDN hosts and Slack's file host. */
 export const DEFAULT_ATTACHMENT_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'files.slack.com'] as const;
@@ -46,8 +47,8 @@ export const configSchema = z.object({
   LOOKALIKE_BATCH_SIZE: int(8, 1, 256),
   LOOKALIKE_INDEX: z.enum(['flat', 'hnsw']).default('flat'),
   LOOKALIKE_HNSW_EF_SEARCH: int(96, 1, 4096),
-  LOOKALIKE_MAX_PIXELS: int(40_000_000, 1, 1_000_000_000),
-  LOOKALIKE_MAX_BYTES: int(20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+  LOOKALIKE_MAX_PIXELS: int(DEFAULT_IMAGE_LIMITS.maxPixels, 1, 1_000_000_000),
+  LOOKALIKE_MAX_BYTES: int(DEFAULT_IMAGE_LIMITS.maxBytes, 1, 1024 * 1024 * 1024),
   LOOKALIKE_RATE_PER_MINUTE: int(5, 1, 10_000),
   LOOKALIKE_QUEUE_MAX: int(16, 1, 10_000),
   LOOKALIKE_FAR_DISTANCE: num(0.5, 0, 4),
@@ -88,12 +89,12 @@ export interface Config {
     /** 0 = one per core. */
     threads: number;
     batchSize: number;
-    maxPixels: number;
-    maxBytes: number;
   };
+  /** Limits every image is held to: uploads, downloads, catalog files. */
+  image: ImageLimits;
   index: { kind: 'flat' | 'hnsw'; efSearch: number };
   limits: { ratePerMinute: number; queueMax: number; farDistance: number };
-  fetch: { timeoutMs: number; connectTimeoutMs: number; maxBytes: number; allowedHosts: string[] };
+  fetch: { timeoutMs: number; connectTimeoutMs: number; allowedHosts: string[] };
   logLevel: RawConfig['LOG_LEVEL'];
   http: { host: string; port: number; localPage: boolean };
   discord:
@@ -162,9 +163,8 @@ export function parseConfig(
       exif: c.LOOKALIKE_EXIF,
       threads: c.LOOKALIKE_THREADS,
       batchSize: c.LOOKALIKE_BATCH_SIZE,
-      maxPixels: c.LOOKALIKE_MAX_PIXELS,
-      maxBytes: c.LOOKALIKE_MAX_BYTES,
     },
+    image: { maxBytes: c.LOOKALIKE_MAX_BYTES, maxPixels: c.LOOKALIKE_MAX_PIXELS },
     index: { kind: c.LOOKALIKE_INDEX, efSearch: c.LOOKALIKE_HNSW_EF_SEARCH },
     limits: {
       ratePerMinute: c.LOOKALIKE_RATE_PER_MINUTE,
@@ -174,7 +174,6 @@ export function parseConfig(
     fetch: {
       timeoutMs: c.LOOKALIKE_FETCH_TIMEOUT_MS,
       connectTimeoutMs: c.LOOKALIKE_FETCH_CONNECT_TIMEOUT_MS,
-      maxBytes: c.LOOKALIKE_MAX_BYTES,
       allowedHosts: c.ATTACHMENT_HOSTS,
     },
     logLevel: c.LOG_LEVEL,
@@ -243,4 +242,32 @@ export function loadConfigOrReport(
     );
     return undefined;
   }
+}
+
+/** Results per answer when the caller names no k, and the most a caller may ask for. */
+export const DEFAULT_K = 6;
+export const MAX_K = 10;
+
+/**
+ * The service's numbers, from the parsed config. `concurrency`: the embedder coalesces concurrent
+ * queries into batches, so two batches' worth in flight keeps it busy; the rest wait in the queue.
+ */
+export function serviceSettingsFrom(config: Config): {
+  ratePerMinute: number;
+  queueMax: number;
+  concurrency: number;
+  farDistance: number;
+  image: ImageLimits;
+  maxK: number;
+  defaultK: number;
+} {
+  return {
+    ratePerMinute: config.limits.ratePerMinute,
+    queueMax: config.limits.queueMax,
+    concurrency: 2 * config.embedder.batchSize,
+    farDistance: config.limits.farDistance,
+    image: config.image,
+    maxK: MAX_K,
+    defaultK: DEFAULT_K,
+  };
 }

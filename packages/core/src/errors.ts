@@ -16,6 +16,7 @@ export const USER_ERROR_CODES = [
   'RATE_LIMITED',
   'BUSY',
   'INDEX_EMPTY',
+  'INDEX_BUILDING',
   'REINDEX_IN_PROGRESS',
   'FORBIDDEN',
   'INDEX_MODEL_MISMATCH',
@@ -46,7 +47,8 @@ export type ErrorCode = UserErrorCode | InternalErrorCode;
 /** The sentence shown to a person for each user-facing code. */
 export const USER_MESSAGES: Readonly<Record<UserErrorCode, string>> = Object.freeze({
   UNSUPPORTED_IMAGE: "That file isn't a photo I can read. Please send a JPEG, PNG, WebP, GIF, AVIF or TIFF image.",
-  IMAGE_TOO_LARGE: 'That image is too large. Please send one under 20 MB and 40 megapixels.',
+  // The configured limits are quoted by imageTooLarge() (media.ts); this is the fallback.
+  IMAGE_TOO_LARGE: 'That image is too large. Please send a smaller photo.',
   IMAGE_DECODE_FAILED: "I couldn't open that image: it looks damaged or incomplete. Please try another photo.",
   FETCH_FAILED: "I couldn't download that image. Please try posting it again.",
   FETCH_NOT_IMAGE: "The link didn't give me an image (I got a web page instead).",
@@ -54,6 +56,8 @@ export const USER_MESSAGES: Readonly<Record<UserErrorCode, string>> = Object.fre
   RATE_LIMITED: "You're going a bit fast. Please wait a minute and try again.",
   BUSY: "I'm busy with other photos right now. Please try again in a moment.",
   INDEX_EMPTY: 'The catalog is empty. An admin needs to run /reindex first.',
+  INDEX_BUILDING:
+    'The catalog is being indexed right now. The first items become searchable within seconds: please try again in a moment.',
   REINDEX_IN_PROGRESS: 'A reindex is already running.',
   FORBIDDEN: 'Only admins can do that.',
   INDEX_MODEL_MISMATCH: 'The catalog was built with a different model. An admin needs to run /reindex.',

@@ -42,13 +42,24 @@ export interface WeightsInfo {
 /** An image: raw bytes, or a path to a file. */
 export type ImageInput = Uint8Array | string;
 
+/**
+ * Who is waiting: `interactive` (a person, from chat, the page or the CLI) always runs ahead of
+ * `batch` (catalog work), so an answer never queues behind a reindex.
+ */
+export type EmbedPriority = 'interactive' | 'batch';
+
+export interface EmbedOptions {
+  /** @defaultValue 'interactive' */
+  priority?: EmbedPriority;
+}
+
 /** photo → 2048-d L2-normalised vector. */
 export interface Embedder {
   readonly dimension: number;
   readonly runtime: 'onnx' | 'tfjs';
   readonly weights: WeightsInfo;
   /** Embeds each input; rejects with a LookalikeError if any input is bad. */
-  embed(inputs: readonly ImageInput[]): Promise<Float32Array[]>;
+  embed(inputs: readonly ImageInput[], options?: EmbedOptions): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
 
@@ -98,6 +109,10 @@ export interface ReindexProgress {
   /** Seconds left in the current phase, or null when unknown. */
   etaSeconds: number | null;
   startedAt: number;
+  /** Items searchable right now: each committed batch is searchable at once. */
+  searchable: number;
+  /** Items the catalog will hold when this run ends, or null while it is still scanning. */
+  expected: number | null;
 }
 
 export interface ReindexSummary {
@@ -114,7 +129,7 @@ export interface ReindexSummary {
 
 /** What core needs from the catalog. Implemented by @lookalike/catalog. */
 export interface CatalogPort {
-  /** Number of searchable items. */
+  /** Number of items searchable now (it grows while a reindex commits batches). */
   size(): number;
   search(query: Float32Array, options: SearchOptions): SimilarItem[];
   /** Single-flight: rejects with REINDEX_IN_PROGRESS (details.progress) while one runs. */

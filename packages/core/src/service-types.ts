@@ -2,7 +2,18 @@
  * The contract the chat adapters and the local page program against.
  * `createSimilarityService` (service.ts) implements it.
  */
+import type { FetchOptions } from './media.js';
+import type { Notice } from './notices.js';
 import type { MetadataFilters, ReindexProgress, ReindexSummary, SimilarItem, WeightsInfo } from './ports.js';
+
+/** Where a request came from (metrics and logs). */
+export type Surface = 'page' | 'discord' | 'slack' | 'cli';
+
+/**
+ * The photo to search with: its bytes, or a URL the service downloads through its safe fetcher
+ * (with headers such as Slack's `Authorization: Bearer …`, never logged).
+ */
+export type ImageRef = Uint8Array | ({ url: string } & Pick<FetchOptions, 'headers' | 'notImageHint'>);
 
 /** Who is asking: used for rate limiting and logs. */
 export interface Requester {
@@ -18,6 +29,8 @@ export interface FindSimilarOptions extends Requester {
   excludeDuplicates?: boolean;
   /** Correlates logs; generated when absent. */
   requestId?: string;
+  /** @defaultValue 'page' */
+  surface?: Surface;
 }
 
 /** One image an adapter may attach beside the collage. */
@@ -36,20 +49,15 @@ export interface Answer {
   weights: WeightsInfo;
   /** True when even the best result is farther than the configured threshold. */
   noCloseMatch: boolean;
-  /** Plain-language notes to show with the answer (no close match, untrained model). */
-  notices: string[];
+  /** Typed notes to show with the answer (untrained model, no close match, still indexing…). */
+  notices: Notice[];
   /** The labelled 3×2 collage, JPEG, at most 1 MB. */
   collage: Buffer;
   /** The individual catalog images, loaded on demand. */
   images(): Promise<ResultImage[]>;
 }
 
-export interface FetchImageOptions {
-  /** Extra request headers, e.g. Slack's `Authorization: Bearer xoxb-…`. */
-  headers?: Record<string, string>;
-  /** Added to the FETCH_NOT_IMAGE sentence, e.g. a hint about the files:read scope. */
-  notImageHint?: string;
-}
+export type FetchImageOptions = Pick<FetchOptions, 'headers' | 'notImageHint'>;
 
 export interface ServiceStatus {
   catalogSize: number;
@@ -57,6 +65,7 @@ export interface ServiceStatus {
   runtime: string;
   reindexing: boolean;
   reindexProgress: ReindexProgress | null;
+  /** Queries waiting for a slot, and running. */
   queueDepth: number;
   inFlight: number;
   uptimeSeconds: number;
@@ -70,13 +79,16 @@ export interface Facets {
 /** One per process; shared by every adapter. */
 export interface SimilarityService {
   /**
-   * Finds the k most similar catalog items to a photo.
-   * @throws LookalikeError UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE, IMAGE_DECODE_FAILED,
-   *   RATE_LIMITED, BUSY, INDEX_EMPTY
+   * Finds the k most similar catalog items to a photo, deciding everything in one place, in this
+   * order: closed → catalog state → rate limit → download → sniff → inspect → embed → search →
+   * notices → collage.
+   * @throws LookalikeError BUSY, INDEX_EMPTY, INDEX_BUILDING, INDEX_MODEL_MISMATCH, RATE_LIMITED,
+   *   HOST_NOT_ALLOWED, FETCH_FAILED, FETCH_NOT_IMAGE, UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE, IMAGE_DECODE_FAILED
    */
-  findSimilar(image: Uint8Array, options: FindSimilarOptions): Promise<Answer>;
+  findSimilar(image: ImageRef, options: FindSimilarOptions): Promise<Answer>;
   /**
    * Downloads a platform attachment safely (allowlist, byte limit, timeouts, sniffed type).
+   * Prefer passing `{ url, headers }` to `findSimilar`, which downloads after its own checks.
    * @throws LookalikeError HOST_NOT_ALLOWED, FETCH_FAILED, FETCH_NOT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_IMAGE
    */
   fetchImage(url: string, options?: FetchImageOptions): Promise<Buffer>;
@@ -88,4 +100,18 @@ export interface SimilarityService {
   status(): ServiceStatus;
   facets(): Facets;
   close(): Promise<void>;
+}
+
+/** Stages of one answer that are timed. */
+export type AnswerStage = 'download' | 'inspect' | 'embed' | 'search' | 'collage';
+
+/**
+ * Receives what the service measures (the metrics module implements it with prom-client).
+ * Every method must be cheap and must not throw.
+ */
+export interface ServiceObserver {
+  /** One finished request: its surface, outcome (`ok` or the error code) and total time. */
+  request(surface: Surface, outcome: string, seconds: number): void;
+  /** One timed stage of a successful answer. */
+  stage(stage: AnswerStage, seconds: number): void;
 }

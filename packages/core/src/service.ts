@@ -1,71 +1,81 @@
 /**
  * The SimilarityService: one per process, shared by the local page and the chat adapters.
- * photo → checks → embedding → catalog search → answer policy → collage.
+ * It owns the whole request: closed → catalog state → rate limit → download → sniff → inspect →
+ * embed → search → notices → collage. Adapters only translate platform events to and from it.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import PQueue from 'p-queue';
-import { createCollageRenderer, NO_CLOSE_MATCH_NOTICE, UNTRAINED_NOTICE } from './collage.js';
 import { asLookalikeError, LookalikeError } from './errors.js';
-import { createFetcher, type ImageFetcher } from './fetcher.js';
-import { DEFAULT_IMAGE_LIMITS, type ImageLimits, inspectImage } from './inspect.js';
 import { createRateLimiter, type RateLimiter } from './limits.js';
-import { type CatalogPort, type Embedder, type Logger, type SimilarItem, silentLogger } from './ports.js';
-import type { Answer, Facets, ResultImage, ServiceStatus, SimilarityService } from './service-types.js';
+import type { CollageRenderer, ImageFetcher, ImageInspector, ImageLimits } from './media.js';
+import {
+  indexBuildingSentence,
+  indexingNotice,
+  type Notice,
+  noCloseMatchNotice,
+  noFilterMatchNotice,
+  untrainedNotice,
+} from './notices.js';
+import type { CatalogPort, Embedder, Logger, SimilarItem } from './ports.js';
+import { silentLogger } from './ports.js';
+import type {
+  Answer,
+  AnswerStage,
+  Facets,
+  FindSimilarOptions,
+  ImageRef,
+  ResultImage,
+  ServiceObserver,
+  ServiceStatus,
+  SimilarityService,
+} from './service-types.js';
 import { contentTypeOf, extensionOf, sniff } from './sniff.js';
 
-export interface ServiceLimits {
-  /** Queries per user per minute. @defaultValue 5 */
+/** The numbers the service works with; `serviceSettingsFrom(config)` builds them from the parsed config. */
+export interface ServiceSettings {
+  /** Queries per user per minute. */
   ratePerMinute: number;
-  /** Queries waiting for a slot before new ones get BUSY. @defaultValue 16 */
+  /** Queries waiting for a slot before new ones get BUSY. */
   queueMax: number;
-  /** Squared-L2 distance above which the best result is "no close match". @defaultValue 0.5 */
+  /** findSimilar jobs running at once (the embedder batches concurrent calls). */
+  concurrency: number;
+  /** Squared-L2 distance above which the best result is "no close match". */
   farDistance: number;
-}
-
-export interface ServiceFetchOptions {
-  /** Exact host names attachments may come from. */
-  allowedHosts: readonly string[];
-  /** @defaultValue 20 MiB */
-  maxBytes?: number;
-  /** @defaultValue 15000 */
-  timeoutMs?: number;
-  /** @defaultValue 5000 */
-  connectTimeoutMs?: number;
+  /** Upload and download limits (quoted to users when exceeded). */
+  image: ImageLimits;
+  /** Largest k a caller may ask for. */
+  maxK: number;
+  /** Results when the caller names no k. */
+  defaultK: number;
 }
 
 export interface SimilarityServiceOptions {
   embedder: Embedder;
   catalog: CatalogPort;
-  limits?: Partial<ServiceLimits>;
-  fetch?: ServiceFetchOptions;
-  /** Upload limits checked before decoding. @defaultValue 20 MiB, 40 MP */
-  image?: Partial<ImageLimits>;
-  /** findSimilar jobs running at once (the embedder batches concurrent calls). @defaultValue 4 */
-  concurrency?: number;
+  /** Header-only image checks (@lookalike/render `createImageInspector`). */
+  inspector: ImageInspector;
+  /** Safe downloads (@lookalike/fetch `createFetcher`). */
+  fetcher: ImageFetcher;
+  /** The collage (@lookalike/render `createCollageRenderer`). */
+  collage: CollageRenderer;
+  settings: ServiceSettings;
   logger?: Logger;
+  /** Receives timings and outcomes (metrics). */
+  observer?: ServiceObserver;
   /** Clock for the rate limiter (tests). @defaultValue Date.now */
   now?: () => number;
   /** Reads a result's catalog image. @defaultValue readFile(item.path) */
   loadImage?: (item: SimilarItem) => Promise<Uint8Array>;
-  /** Prepared collage tiles kept in memory (≈ 350 kB each; 0 disables the cache). @defaultValue 128 */
-  collageTiles?: number;
   /**
-   * Whether close() also disposes the embedder and closes the catalog.
+   * Whether close() also disposes the embedder, closes the catalog and the fetcher.
    * @defaultValue true
    */
   ownsDependencies?: boolean;
 }
 
-export const DEFAULT_SERVICE_LIMITS: Readonly<ServiceLimits> = Object.freeze({
-  ratePerMinute: 5,
-  queueMax: 16,
-  farDistance: 0.5,
-});
-
-/** Largest k a caller may ask for. */
-const MAX_K = 10;
+const noObserver: ServiceObserver = { request: () => {}, stage: () => {} };
 
 function slug(text: string, max = 40): string {
   const s = text
@@ -86,69 +96,110 @@ export function resultFilename(item: SimilarItem, ext: string): string {
 
 /**
  * Creates the service.
- * @throws RangeError on nonsensical options (programming errors)
+ * @throws RangeError on nonsensical settings (programming errors)
  */
 export function createSimilarityService(options: SimilarityServiceOptions): SimilarityService {
-  const { embedder, catalog } = options;
-  const limits: ServiceLimits = { ...DEFAULT_SERVICE_LIMITS, ...stripUndefined(options.limits ?? {}) };
-  const imageLimits: ImageLimits = { ...DEFAULT_IMAGE_LIMITS, ...stripUndefined(options.image ?? {}) };
-  const concurrency = options.concurrency ?? 4;
-  if (!(concurrency >= 1)) throw new RangeError('concurrency must be at least 1');
+  const { embedder, catalog, inspector, fetcher, collage: renderer, settings } = options;
+  if (!(settings.concurrency >= 1)) throw new RangeError('concurrency must be at least 1');
+  if (!(settings.maxK >= 1) || !(settings.defaultK >= 1)) throw new RangeError('k bounds must be at least 1');
   const log = (options.logger ?? silentLogger).child({ component: 'service' });
+  const observer = options.observer ?? noObserver;
   const startedAt = Date.now();
   const rate: RateLimiter = createRateLimiter({
-    ratePerMinute: limits.ratePerMinute,
+    ratePerMinute: settings.ratePerMinute,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  const queue = new PQueue({ concurrency });
+  const queue = new PQueue({ concurrency: settings.concurrency });
   const loadImage = options.loadImage ?? ((item: SimilarItem) => readFile(item.path));
-  const collageRenderer = createCollageRenderer({ maxTiles: options.collageTiles ?? 128 });
   /** Whether a reindex was seen running: cached tiles are dropped once it ends (files may have changed). */
   let reindexSeen = false;
-  const fetcher: ImageFetcher = createFetcher({
-    allowedHosts: options.fetch?.allowedHosts ?? [],
-    maxBytes: options.fetch?.maxBytes ?? imageLimits.maxBytes,
-    ...(options.fetch?.timeoutMs === undefined ? {} : { timeoutMs: options.fetch.timeoutMs }),
-    ...(options.fetch?.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.fetch.connectTimeoutMs }),
-    logger: options.logger ?? silentLogger,
-  });
   let closed = false;
-  let fetching = 0;
   let closing: Promise<void> | undefined;
   let reindexing: Promise<unknown> | undefined;
 
+  const timed = async <T>(stage: AnswerStage, times: Record<string, number>, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      const s = (performance.now() - t0) / 1000;
+      times[stage] = Math.round(s * 10_000) / 10;
+      observer.stage(stage, s);
+    }
+  };
+
+  /** Refuses early when nothing can be searched: empty, first index still running, or another model. */
+  function checkCatalogState(): void {
+    if (catalog.size() > 0) return;
+    const progress = catalog.reindexProgress();
+    if (progress !== null || reindexing !== undefined) {
+      throw new LookalikeError('INDEX_BUILDING', 'Nothing is searchable yet: the first index is running', {
+        details: { progress },
+        userMessage: indexBuildingSentence(progress),
+      });
+    }
+    throw new LookalikeError('INDEX_EMPTY', 'The catalog has no items');
+  }
+
+  function checkRate(userId: string): void {
+    const decision = rate.take(userId);
+    if (!decision.allowed) {
+      throw new LookalikeError('RATE_LIMITED', `Rate limit of ${settings.ratePerMinute}/min reached`, {
+        details: { retryAfterMs: decision.retryAfterMs },
+      });
+    }
+  }
+
+  async function download(image: ImageRef, requestId: string, times: Record<string, number>): Promise<Uint8Array> {
+    if (image instanceof Uint8Array) return image;
+    return timed('download', times, () =>
+      fetcher.fetch(image.url, {
+        requestId,
+        ...(image.headers === undefined ? {} : { headers: image.headers }),
+        ...(image.notImageHint === undefined ? {} : { notImageHint: image.notImageHint }),
+      }),
+    );
+  }
+
+  function noticesFor(results: readonly SimilarItem[], noCloseMatch: boolean): Notice[] {
+    const notices: Notice[] = [];
+    if (embedder.weights.untrained) notices.push(untrainedNotice());
+    const progress = catalog.reindexProgress();
+    if (progress !== null) notices.push(indexingNotice({ ...progress, searchable: catalog.size() }));
+    if (noCloseMatch) notices.push(noCloseMatchNotice());
+    if (results.length === 0) notices.push(noFilterMatchNotice());
+    return notices;
+  }
+
   async function answer(
-    image: Uint8Array,
+    bytes: Uint8Array,
+    opts: FindSimilarOptions,
     requestId: string,
-    k: number,
-    filters: Readonly<Record<string, string>> | undefined,
-    excludeDuplicates: boolean,
+    times: Record<string, number>,
     rlog: Logger,
   ): Promise<Answer> {
-    const t0 = performance.now();
-    const info = await inspectImage(image, imageLimits);
-    const [vector] = await embedder.embed([image]);
+    const k = Math.max(1, Math.min(settings.maxK, Math.trunc(opts.k ?? settings.defaultK)));
+    const info = await timed('inspect', times, () => inspector.inspect(bytes));
+    const [vector] = await timed('embed', times, () => embedder.embed([bytes], { priority: 'interactive' }));
     if (vector === undefined) throw new LookalikeError('INTERNAL', 'Embedder returned no vector');
-    const t1 = performance.now();
-    const results = catalog.search(vector, {
-      k,
-      excludeDuplicates,
-      ...(filters === undefined ? {} : { filters }),
-    });
-    const t2 = performance.now();
+    const results = await timed('search', times, async () =>
+      catalog.search(vector, {
+        k,
+        excludeDuplicates: opts.excludeDuplicates ?? true,
+        ...(opts.filters === undefined ? {} : { filters: opts.filters }),
+      }),
+    );
     const best = results[0];
-    const noCloseMatch = best !== undefined && best.distance > limits.farDistance;
-    const notices: string[] = [];
-    if (embedder.weights.untrained) notices.push(UNTRAINED_NOTICE);
-    if (noCloseMatch) notices.push(NO_CLOSE_MATCH_NOTICE);
-    if (results.length === 0) notices.push('Nothing in the catalog matches these filters.');
+    const noCloseMatch = best !== undefined && best.distance > settings.farDistance;
+    const notices = noticesFor(results, noCloseMatch);
     if (catalog.reindexProgress() !== null) reindexSeen = true;
     else if (reindexSeen) {
       reindexSeen = false;
-      collageRenderer.clear();
+      renderer.clear();
     }
-    const collage = await collageRenderer.render(results, { weights: embedder.weights, notices, loadImage });
-    const t3 = performance.now();
+    const collage = await timed('collage', times, () =>
+      renderer.render(results, { weights: embedder.weights, notices, loadImage }),
+    );
     rlog.info(
       {
         kind: info.kind,
@@ -157,9 +208,8 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
         results: results.length,
         bestDistance: best?.distance,
         noCloseMatch,
-        embedMs: Math.round(t1 - t0),
-        searchMs: Math.round((t2 - t1) * 10) / 10,
-        collageMs: Math.round(t3 - t2),
+        notices: notices.map((n) => n.code),
+        ms: times,
         collageBytes: collage.length,
       },
       'answered',
@@ -195,30 +245,29 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
   const service: SimilarityService = {
     async findSimilar(image, opts) {
       const requestId = opts.requestId ?? randomUUID().slice(0, 8);
-      const rlog = log.child({ requestId, user: opts.userId });
+      const surface = opts.surface ?? 'page';
+      const rlog = log.child({ requestId, user: opts.userId, surface });
       const started = performance.now();
+      const times: Record<string, number> = {};
       try {
         if (closed) throw new LookalikeError('BUSY', 'Service is shutting down');
-        const k = Math.max(1, Math.min(MAX_K, Math.trunc(opts.k ?? 6)));
-        if (catalog.size() === 0) throw new LookalikeError('INDEX_EMPTY', 'The catalog has no items');
-        const decision = rate.take(opts.userId);
-        if (!decision.allowed) {
-          throw new LookalikeError('RATE_LIMITED', `Rate limit of ${limits.ratePerMinute}/min reached`, {
-            details: { retryAfterMs: decision.retryAfterMs },
-          });
-        }
-        if (queue.size >= limits.queueMax) {
+        checkCatalogState();
+        checkRate(opts.userId);
+        if (queue.size >= settings.queueMax) {
           throw new LookalikeError('BUSY', `Queue full (${queue.size} waiting)`, {
             details: { queueDepth: queue.size, inFlight: queue.pending },
           });
         }
-        const result = await queue.add(() =>
-          answer(image, requestId, k, opts.filters, opts.excludeDuplicates ?? true, rlog),
-        );
-        rlog.debug({ ms: Math.round(performance.now() - started) }, 'findSimilar done');
+        // The download runs inside the queue slot, so downloads are bounded like answers.
+        const result = await queue.add(async () => {
+          const bytes = await download(image, requestId, times);
+          return answer(bytes, opts, requestId, times, rlog);
+        });
+        observer.request(surface, 'ok', (performance.now() - started) / 1000);
         return result;
       } catch (err) {
         const e = asLookalikeError(err);
+        observer.request(surface, e.code, (performance.now() - started) / 1000);
         if (e.isUserFacing) rlog.info({ code: e.code, reason: e.message }, 'query refused');
         else rlog.error({ err }, 'query failed');
         throw e;
@@ -227,16 +276,10 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
 
     async fetchImage(url, opts = {}) {
       if (closed) throw new LookalikeError('BUSY', 'Service is shutting down');
-      // Downloads precede queries: bound them like the queue, so memory stays bounded too.
-      if (fetching >= concurrency + limits.queueMax) {
-        throw new LookalikeError('BUSY', `${fetching} downloads in progress`);
+      if (queue.size >= settings.queueMax) {
+        throw new LookalikeError('BUSY', `Queue full (${queue.size} waiting)`);
       }
-      fetching++;
-      try {
-        return await fetcher.fetch(url, opts);
-      } finally {
-        fetching--;
-      }
+      return queue.add(() => fetcher.fetch(url, opts));
     },
 
     async reindex(onProgress) {
@@ -259,7 +302,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
         throw e;
       } finally {
         reindexing = undefined;
-        collageRenderer.clear();
+        renderer.clear();
       }
     },
 
@@ -285,8 +328,8 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       closing ??= (async () => {
         closed = true;
         await queue.onIdle();
-        await fetcher.close();
         if (options.ownsDependencies ?? true) {
+          await fetcher.close();
           // The catalog stops a running reindex at its next checkpoint and waits for it.
           await catalog.close();
           if (reindexing !== undefined) await reindexing.catch(() => {});
@@ -300,8 +343,4 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     },
   };
   return service;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

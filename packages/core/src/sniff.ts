@@ -1,8 +1,10 @@
 /**
- * Content sniffing by magic bytes. File names and Content-Type headers are never trusted.
+ * Content sniffing by magic bytes, the only sniffer in the repository. File names and Content-Type
+ * headers are never trusted.
  */
+import { LookalikeError } from './errors.js';
 
-/** Raster formats the product decodes. */
+/** Raster formats the sniffer recognises (see `DecodableKind` for those it decodes). */
 export type ImageKind = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'heic' | 'tiff';
 
 /** What a byte buffer looks like. */
@@ -66,11 +68,11 @@ export function sniff(bytes: Uint8Array): SniffResult {
     return { kind: 'tiff', image: true };
   }
   if (ascii(bytes, 4, 8) === 'ftyp') {
-    const brand = ascii(bytes, 8, 12);
-    if (brand === 'avif' || brand === 'avis') return { kind: 'avif', image: true };
-    if (['heic', 'heix', 'mif1', 'msf1', 'heim', 'heis', 'hevc', 'hevx'].includes(brand)) {
-      return { kind: 'heic', image: true };
-    }
+    // ISO BMFF: the major brand, then the compatible brands up to the end of the ftyp box.
+    // An AVIF may carry the generic `mif1` as major brand with `avif` among the compatible ones.
+    const brands = ftypBrands(bytes);
+    if (brands.some((b) => AVIF_BRANDS.has(b))) return { kind: 'avif', image: true };
+    if (brands.some((b) => HEIC_BRANDS.has(b))) return { kind: 'heic', image: true };
     return { kind: 'unknown', image: false };
   }
   if (ascii(bytes, 0, 5) === '%PDF-') return { kind: 'pdf', image: false };
@@ -91,6 +93,18 @@ export function sniff(bytes: Uint8Array): SniffResult {
   return { kind: 'unknown', image: false };
 }
 
+const AVIF_BRANDS = new Set(['avif', 'avis']);
+const HEIC_BRANDS = new Set(['heic', 'heix', 'mif1', 'msf1', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
+
+/** Major and compatible brands of an `ftyp` box (bounded by the box size and the buffer). */
+function ftypBrands(bytes: Uint8Array): string[] {
+  const size = (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0;
+  const end = Math.min(bytes.length, Math.max(size, 16), 256);
+  const brands = [ascii(bytes, 8, 12)];
+  for (let off = 16; off + 4 <= end; off += 4) brands.push(ascii(bytes, off, off + 4));
+  return brands;
+}
+
 /** The first 1 KiB decoded as text when it looks like text (no NULs or control bytes), else undefined. */
 function textHead(bytes: Uint8Array): string | undefined {
   let start = 0;
@@ -104,4 +118,32 @@ function textHead(bytes: Uint8Array): string | undefined {
   }
   if (control > (end - start) / 100) return undefined;
   return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(start, end));
+}
+
+/** Raster kinds the product can decode today (HEIC needs an HEVC decoder it doesn't ship yet). */
+export type DecodableKind = Exclude<ImageKind, 'heic'>;
+
+/** The sentence for an iPhone HEIC photo. */
+export const HEIC_USER_MESSAGE =
+  "HEIC photos (the iPhone default format) can't be read yet. Please send a JPEG, PNG, WebP, GIF, AVIF or TIFF image.";
+
+/**
+ * The one decision on whether bytes are an image the product decodes, shared by the inspector (on
+ * the answer path) and the embedder (for catalog files).
+ * @throws LookalikeError UNSUPPORTED_IMAGE: not a raster image (empty, SVG, HTML, text, PDF, …) or HEIC
+ */
+export function decodableKind(bytes: Uint8Array): DecodableKind {
+  const sniffed = sniff(bytes);
+  if (!sniffed.image) {
+    throw new LookalikeError('UNSUPPORTED_IMAGE', `Not a raster image (${sniffed.kind})`, {
+      details: { kind: sniffed.kind },
+    });
+  }
+  if (sniffed.kind === 'heic') {
+    throw new LookalikeError('UNSUPPORTED_IMAGE', 'HEIC/HEIF images are not supported yet (no HEVC decoder)', {
+      details: { kind: 'heic' },
+      userMessage: HEIC_USER_MESSAGE,
+    });
+  }
+  return sniffed.kind;
 }

@@ -3,7 +3,7 @@
  * and the one call that registers them.
  */
 import type { Facets } from '@lookalike/core';
-import { LookalikeError } from '@lookalike/core';
+import { DEFAULT_K, LookalikeError, MAX_K } from '@lookalike/core';
 import {
   ApplicationCommandOptionType,
   ApplicationCommandType,
@@ -66,10 +66,10 @@ export function commandDefinitions(facets: Facets): RESTPostAPIApplicationComman
         {
           type: ApplicationCommandOptionType.Integer,
           name: 'k',
-          description: 'How many results (1-10, default 6)',
+          description: `How many results (1-${MAX_K}, default ${DEFAULT_K})`,
           required: false,
           min_value: 1,
-          max_value: 10,
+          max_value: MAX_K,
         },
       ],
     },

@@ -1,3 +1,12 @@
+export { MAX_IMAGES_PER_MESSAGE } from '@lookalike/chat';
 export * from './bot.js';
 export * from './commands.js';
+export { answerInteraction, type InteractionQuery } from './listeners/answer-interaction.js';
+export { categoryChoices, onAutocomplete } from './listeners/autocomplete.js';
+export { onFindSimilar } from './listeners/find-similar.js';
+export { onInteractionCreate } from './listeners/interaction-create.js';
+export { isWatchedChannel, onMessageCreate } from './listeners/message-create.js';
+export { isExpiredInteractionToken, isReindexAdmin, onReindexCommand } from './listeners/reindex-command.js';
+export { onSimilarCommand } from './listeners/similar-command.js';
+export type * from './listeners/types.js';
 export * from './render.js';

@@ -6,6 +6,7 @@ import {
   formatProgressBar,
   formatResultLine,
   formatSummary,
+  type Notice,
   type ReindexProgress,
   type ReindexSummary,
   type ResultImage,
@@ -54,7 +55,7 @@ export interface RenderedAnswer {
   files: AttachmentBuilder[];
 }
 
-/** The message body of an answer: notices as text, the results as an embed, the collage as a file. */
+/** The message body of an answer: the notices (untrained, no close match, still indexing…) as text, the results as an embed, the collage as a file. */
 export function renderAnswer(answer: Answer, extraImages: readonly ResultImage[] = []): RenderedAnswer {
   const lines = answer.results.map(resultLine);
   const embed = new EmbedBuilder()
@@ -67,12 +68,17 @@ export function renderAnswer(answer: Answer, extraImages: readonly ResultImage[]
   for (const img of extraImages.slice(0, MAX_EXTRA_IMAGES)) {
     files.push(new AttachmentBuilder(img.bytes, { name: img.filename }));
   }
-  const notices = answer.notices.map((n) => `⚠️ ${n}`).join('\n');
+  const notices = renderNotices(answer.notices);
   return {
     ...(notices.length > 0 ? { content: notices.slice(0, 2000) } : {}),
     embeds: [embed],
     files,
   };
+}
+
+/** One line per notice, from its text: ⚠️ for warnings (results not meaningful), ℹ️ otherwise. */
+export function renderNotices(notices: readonly Notice[]): string {
+  return notices.map((n) => `${n.level === 'warn' ? '⚠️' : 'ℹ️'} ${escapeMarkdown(n.text)}`).join('\n');
 }
 
 /** "Reindexing… [██████░░░░] 62% · 41.3 img/s · ETA 0:12 · embedding" */

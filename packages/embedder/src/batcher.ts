@@ -1,114 +1,118 @@
 /**
- * Coalesces single-image inference requests from any number of concurrent callers into
- * batches of up to `batchSize`, and runs ONE batch at a time on the runtime. Requests that
- * arrive while a batch runs wait and form the next batch, so preprocessing (sharp, on libuv
- * threads) overlaps inference. Each request settles on its own: a failed batch rejects only
- * its members.
+ * Inside an inference worker: the decoded tensors waiting for the model, in two classes, and the
+ * loop that runs ONE batch at a time. Each batch takes every waiting interactive tensor (up to
+ * `batchSize`) or, when none waits, up to `batchSliceSize` batch tensors. So an interactive tensor
+ * that arrives while a batch slice runs goes next: it waits for at most that one slice.
+ *
+ * ORT's `session.run` blocks this thread's event loop, so tensors that arrive during a run are
+ * read only after it: before choosing the next batch the loop yields once (setImmediate), which
+ * lets the message port deliver them first. A failed batch rejects only its members.
  */
-import { type Logger, LookalikeError } from '@lookalike/core';
-import { INPUT_LENGTH } from './preprocess.js';
-import { EMBEDDING_DIM, type InferenceRuntime } from './runtime.js';
+import type { EmbedPriority } from '@lookalike/core';
+import { Fifo } from './fifo.js';
+import { INPUT_LENGTH, type InferenceRuntime } from './runtime.js';
 
-interface Pending {
+interface Waiting {
+  id: number;
   tensor: Float32Array;
-  resolve: (v: Float32Array) => void;
-  reject: (e: unknown) => void;
 }
 
-export interface BatcherStats {
-  batches: number;
-  images: number;
-  /** Largest batch run so far. */
-  maxBatch: number;
+export interface BatcherEvents {
+  /** A batch is about to run. */
+  started(ids: number[]): void;
+  /** One vector per id, each on its own buffer (so it can be transferred). */
+  done(ids: number[], vectors: Float32Array[]): void;
+  failed(ids: number[], error: unknown): void;
 }
 
-export class InferenceBatcher {
+export interface BatcherOptions {
+  /** Largest interactive batch. */
+  batchSize: number;
+  /** Largest batch of 'batch' work. */
+  batchSliceSize: number;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class PriorityBatcher {
   readonly #runtime: InferenceRuntime;
-  readonly #batchSize: number;
-  readonly #logger: Logger;
-  readonly #queue: Pending[] = [];
+  readonly #sizes: Record<EmbedPriority, number>;
+  readonly #events: BatcherEvents;
+  readonly #waiting: Record<EmbedPriority, Fifo<Waiting>> = { interactive: new Fifo(), batch: new Fifo() };
+  /** One reusable input buffer (smaller batches use a prefix). */
+  readonly #buffer: Float32Array;
   #running: Promise<void> | undefined;
-  #scheduled = false;
-  #closed = false;
-  /** One reusable input buffer for full batches (smaller ones use a subarray). */
-  #buffer: Float32Array;
-  readonly stats: BatcherStats = { batches: 0, images: 0, maxBatch: 0 };
 
-  constructor(runtime: InferenceRuntime, batchSize: number, logger: Logger) {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be ≥ 1, got ${batchSize}`);
-    this.#runtime = runtime;
-    this.#batchSize = batchSize;
-    this.#logger = logger;
-    this.#buffer = new Float32Array(batchSize * INPUT_LENGTH);
-  }
-
-  /** Number of requests waiting for a batch slot. */
-  get pending(): number {
-    return this.#queue.length;
-  }
-
-  /** Embeds one preprocessed image (224·224·3 floats). */
-  submit(tensor: Float32Array): Promise<Float32Array> {
-    if (this.#closed) return Promise.reject(new LookalikeError('INTERNAL', 'embedder is disposed'));
-    if (tensor.length !== INPUT_LENGTH) {
-      return Promise.reject(
-        new LookalikeError('INTERNAL', `preprocessed tensor must have ${INPUT_LENGTH} floats, got ${tensor.length}`),
-      );
+  constructor(runtime: InferenceRuntime, options: BatcherOptions, events: BatcherEvents) {
+    for (const [name, v] of [
+      ['batchSize', options.batchSize],
+      ['batchSliceSize', options.batchSliceSize],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be ≥ 1, got ${v}`);
     }
-    return new Promise<Float32Array>((resolve, reject) => {
-      this.#queue.push({ tensor, resolve, reject });
-      this.#schedule();
-    });
+    this.#runtime = runtime;
+    this.#sizes = { interactive: options.batchSize, batch: options.batchSliceSize };
+    this.#events = events;
+    this.#buffer = new Float32Array(Math.max(options.batchSize, options.batchSliceSize) * INPUT_LENGTH);
   }
 
-  /** Lets requests submitted in the same tick join the first batch, then drains. */
-  #schedule(): void {
-    if (this.#running !== undefined || this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      if (this.#running === undefined && this.#queue.length > 0) {
-        this.#running = this.#drain().finally(() => {
-          this.#running = undefined;
-          if (this.#queue.length > 0) this.#schedule();
-        });
-      }
-    });
+  add(id: number, priority: EmbedPriority, tensor: Float32Array): void {
+    if (tensor.length !== INPUT_LENGTH) {
+      this.#events.failed([id], new RangeError(`tensor must have ${INPUT_LENGTH} floats, got ${tensor.length}`));
+      return;
+    }
+    this.#waiting[priority].push({ id, tensor });
+    this.#running ??= this.#drain();
+  }
+
+  /** The next batch: interactive first. */
+  #take(): Waiting[] {
+    for (const priority of ['interactive', 'batch'] as const) {
+      const queue = this.#waiting[priority];
+      if (queue.length === 0) continue;
+      const batch: Waiting[] = [];
+      while (batch.length < this.#sizes[priority] && queue.length > 0) batch.push(queue.shift() as Waiting);
+      return batch;
+    }
+    return [];
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#batchSize);
-      const n = batch.length;
-      const input = n === this.#batchSize ? this.#buffer : this.#buffer.subarray(0, n * INPUT_LENGTH);
-      for (let i = 0; i < n; i++) input.set((batch[i] as Pending).tensor, i * INPUT_LENGTH);
-      try {
-        const out = await this.#runtime.run(input, n);
-        this.stats.batches++;
-        this.stats.images += n;
-        this.stats.maxBatch = Math.max(this.stats.maxBatch, n);
-        for (let i = 0; i < n; i++) {
-          (batch[i] as Pending).resolve(out.slice(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM));
-        }
-      } catch (err) {
-        const e =
-          err instanceof LookalikeError
-            ? err
-            : new LookalikeError('INTERNAL', `inference failed: ${(err as Error)?.message ?? String(err)}`, {
-                cause: err,
-              });
-        this.#logger.error({ err: e, batch: n }, 'inference batch failed');
-        for (const p of batch) p.reject(e);
-      }
+    try {
+      await this.#loop();
+    } finally {
+      // Cleared in the same turn the loop found nothing to do, so a later add() starts a new one.
+      this.#running = undefined;
     }
   }
 
-  /** Waits for queued work to finish, then refuses new requests. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    while (this.#running !== undefined || this.#scheduled || this.#queue.length > 0) {
-      if (this.#running !== undefined) await this.#running;
-      else await new Promise<void>((r) => setImmediate(r));
+  async #loop(): Promise<void> {
+    for (;;) {
+      // Lets tensors that arrived in the same turn (or during the last run) join, in priority order.
+      await yieldToLoop();
+      const batch = this.#take();
+      const n = batch.length;
+      if (n === 0) return;
+      const ids = batch.map((w) => w.id);
+      const input = this.#buffer.subarray(0, n * INPUT_LENGTH);
+      for (let i = 0; i < n; i++) input.set((batch[i] as Waiting).tensor, i * INPUT_LENGTH);
+      this.#events.started(ids);
+      let vectors: Float32Array[];
+      try {
+        vectors = await this.#runtime.run(input, n);
+        if (vectors.length !== n)
+          throw new RangeError(`the runtime returned ${vectors.length} vectors for ${n} images`);
+      } catch (err) {
+        this.#events.failed(ids, err);
+        continue;
+      }
+      // The runtime gave each vector its own buffer: handed on as they are, no copy.
+      this.#events.done(ids, vectors);
     }
+  }
+
+  /** Resolves once nothing waits or runs. */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
   }
 }

@@ -1,34 +1,44 @@
-// --- Weights pipeline (HDF5 → ONNX + tfjs + manifest), `models fetch|init` (helper A) ---
-
-// --- end weights pipeline ---
-// --- Runtime: preprocessing, ONNX Runtime / tfjs inference, batching, createEmbedder (helper B) ---
-export type { BatcherStats } from './batcher.js';
+/**
+ * @lookalike/embedder: the weights pipeline (HDF5 → ONNX + tfjs + manifest), preprocessing, and
+ * `createEmbedder` (inference in worker threads). The scheduling and thread-boundary building
+ * blocks (PriorityBatcher, PriorityLimiter, RequestTable, EmbedderPool, toWire/fromWire,
+ * workerLogger) are exported for their unit tests and for tools.
+ */
+export {
+  type BatcherEvents,
+  type BatcherOptions,
+  PriorityBatcher,
+} from './batcher.js';
 export { buildOnnxModel, ONNX_INPUT_NAME, ONNX_OPSET, ONNX_OUTPUT_NAME } from './convert/onnx.js';
 export { exportTfjsModel, TFJS_MODEL_FILE } from './convert/tfjs.js';
 export {
+  decodeRgb,
+  type RgbImage,
+  readImageBytes,
+} from './decode.js';
+export {
   createEmbedder,
+  EMBEDDER_TEST_HOOKS,
   type EmbedderOptions,
+  type EmbedderTestHooks,
   type ImageEmbedder,
   UNTRAINED_LOG_LINE,
 } from './embedder.js';
+export { PriorityLimiter } from './limiter.js';
+export { EmbedderPool, type EmbedderStats, type PoolConfig } from './pool.js';
+export { preprocessImage, preprocessToRgb } from './preprocess.js';
+export { type PreprocessOptions, type ResizeMode, resolvePreprocessOptions } from './preprocess-options.js';
+export { type CrashMode, fromWire, toWire, type WireError } from './protocol.js';
+export { RequestTable } from './requests.js';
+export { caffeFromRgb, pilNearestIndices, resizeRgb } from './resize.js';
 export {
-  caffeFromRgb,
-  DEFAULT_MAX_BYTES,
-  DEFAULT_MAX_PIXELS,
-  decodeRgb,
+  EMBEDDING_DIM,
   INPUT_LENGTH,
   INPUT_SIZE,
-  type PreprocessOptions,
-  pilNearestIndices,
-  preprocessImage,
-  preprocessToRgb,
-  type ResizeMode,
-  type RgbImage,
-  readImageBytes,
-  resizeRgb,
-} from './preprocess.js';
-export type { RuntimeName } from './runtime.js';
-export { type ImageFormat, type RejectedKind, type SniffResult, sniffImage } from './sniff.js';
+  type InferenceRuntime,
+  normalizedRows,
+  type RuntimeName,
+} from './runtime.js';
 export {
   type DownloadOptions,
   type DownloadProgress,
@@ -80,4 +90,6 @@ export {
 } from './weights/pipeline.js';
 export type { LoadedKerasWeights, ResNet50Weights, UnitWeights } from './weights/types.js';
 export { createUntrainedWeights, DEFAULT_UNTRAINED_SEED, SeededRandom } from './weights/untrained.js';
-// --- end runtime ---
+export { MAX_FAILED_STARTS, type SpawnWorker } from './worker-lifecycle.js';
+export { workerLogger } from './worker-logger.js';
+export type { WorkerName } from './worker-spawn.js';

@@ -6,8 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { LookalikeError } from '@lookalike/core';
 import * as ort from 'onnxruntime-node';
-import { INPUT_SIZE } from './preprocess.js';
-import { EMBEDDING_DIM, type InferenceRuntime, l2NormalizeRows } from './runtime.js';
+import { EMBEDDING_DIM, INPUT_LENGTH, INPUT_SIZE, type InferenceRuntime, normalizedRows } from './runtime.js';
 
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'embedding';
@@ -53,15 +52,14 @@ export async function createOnnxRuntime(options: OnnxRuntimeOptions): Promise<In
       { details: found },
     );
   }
-  const perImage = INPUT_SIZE * INPUT_SIZE * 3;
   let disposed = false;
 
   return {
     name: 'onnx',
     detail: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common} (cpu, ${threads} intra-op threads)`,
-    async run(batch: Float32Array, n: number): Promise<Float32Array> {
+    async run(batch: Float32Array, n: number): Promise<Float32Array[]> {
       if (disposed) throw new LookalikeError('INTERNAL', 'onnx runtime used after dispose');
-      const view = batch.length === n * perImage ? batch : batch.subarray(0, n * perImage);
+      const view = batch.length === n * INPUT_LENGTH ? batch : batch.subarray(0, n * INPUT_LENGTH);
       const input = new ort.Tensor('float32', view, [n, INPUT_SIZE, INPUT_SIZE, 3]);
       let outputs: ort.InferenceSession.OnnxValueMapType;
       try {
@@ -83,8 +81,9 @@ export async function createOnnxRuntime(options: OnnxRuntimeOptions): Promise<In
             `ONNX output "${ONNX_OUTPUT}" should be float32 [${n},${EMBEDDING_DIM}], got ${out?.type} [${out?.dims.join(',')}]`,
           );
         }
-        // Copy out of ORT's buffer; re-normalise in float64 (idempotent up to rounding).
-        return l2NormalizeRows(new Float32Array(out.data as Float32Array));
+        // Each row is copied once out of ORT's buffer (freed below) into its own buffer, and
+        // re-normalised in float64 on the way (idempotent up to rounding).
+        return normalizedRows(out.data as Float32Array, n);
       } finally {
         for (const v of Object.values(outputs)) v.dispose();
       }

@@ -11,8 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { type Logger, LookalikeError } from '@lookalike/core';
 import * as tf from '@tensorflow/tfjs';
-import { INPUT_SIZE } from './preprocess.js';
-import { EMBEDDING_DIM, type InferenceRuntime, l2NormalizeRows } from './runtime.js';
+import { EMBEDDING_DIM, INPUT_LENGTH, INPUT_SIZE, type InferenceRuntime, normalizedRows } from './runtime.js';
 
 export type TfjsBackendName = 'tensorflow' | 'wasm';
 
@@ -158,25 +157,24 @@ export async function createTfjsRuntime(options: TfjsRuntimeOptions): Promise<In
       `tfjs model must map [N,224,224,3] to [N,${EMBEDDING_DIM}], got [${inShape.join(',')}] → [${outShape.join(',')}]`,
     );
   }
-  const perImage = INPUT_SIZE * INPUT_SIZE * 3;
   let disposed = false;
 
   return {
     name: 'tfjs',
     detail: `tfjs ${tf.version.tfjs} (${backend} backend)`,
-    async run(batch: Float32Array, n: number): Promise<Float32Array> {
+    async run(batch: Float32Array, n: number): Promise<Float32Array[]> {
       if (disposed) throw new LookalikeError('INTERNAL', 'tfjs runtime used after dispose');
       // Another component (e.g. the weights converter) may have switched the global backend.
       if (tf.getBackend() !== backend) await tf.setBackend(backend);
-      const view = batch.length === n * perImage ? batch : batch.subarray(0, n * perImage);
+      const view = batch.length === n * INPUT_LENGTH ? batch : batch.subarray(0, n * INPUT_LENGTH);
       let out: tf.Tensor | undefined;
       try {
         out = tf.tidy(() => model.predict(tf.tensor4d(view, [n, INPUT_SIZE, INPUT_SIZE, 3])) as tf.Tensor);
         if (out.shape.length !== 2 || out.shape[0] !== n || out.shape[1] !== EMBEDDING_DIM) {
           throw new LookalikeError('MODEL_INVALID', `tfjs output has shape [${out.shape.join(',')}]`);
         }
-        const data = (await out.data()) as Float32Array;
-        return l2NormalizeRows(data);
+        // tfjs hands back one array for the whole batch: split it, one buffer per vector.
+        return normalizedRows((await out.data()) as Float32Array, n);
       } catch (cause) {
         if (cause instanceof LookalikeError) throw cause;
         throw new LookalikeError('INTERNAL', `tfjs inference failed: ${(cause as Error).message}`, { cause });

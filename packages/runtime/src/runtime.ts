@@ -1,11 +1,22 @@
 /**
  * The shared wiring of every process that answers photos (`lookalike start`, the Discord-only
- * and Slack-only apps): configuration → embedder → catalog → SimilarityService. Each app's
- * main.ts still owns its root logger, its HTTP server, its adapters and its signals.
+ * and Slack-only apps): configuration → embedder → catalog → SimilarityService (with its
+ * inspector, fetcher and collage renderer). Each app's main.ts owns its root logger, its HTTP
+ * server and its adapters; runProcess (process.ts) owns signals and shutdown.
+ *
+ * The embedder, catalog, renderer and fetcher packages (native addons, HTTP client) are loaded
+ * when openRuntime runs, so importing this package stays cheap for commands that only log.
  */
-import { type Catalog, openCatalog } from '@lookalike/catalog';
-import { type Config, createSimilarityService, type Logger, type SimilarityService } from '@lookalike/core';
-import { createEmbedder, type EmbedderOptions, type ImageEmbedder } from '@lookalike/embedder';
+import type { Catalog } from '@lookalike/catalog';
+import {
+  type Config,
+  createSimilarityService,
+  type Logger,
+  type ServiceObserver,
+  type SimilarityService,
+  serviceSettingsFrom,
+} from '@lookalike/core';
+import type { EmbedderOptions, ImageEmbedder } from '@lookalike/embedder';
 
 /** The embedder options that `config` describes (callers may spread overrides over them). */
 export function embedderOptionsFrom(config: Config, logger: Logger): EmbedderOptions {
@@ -17,8 +28,8 @@ export function embedderOptionsFrom(config: Config, logger: Logger): EmbedderOpt
     exif: e.exif,
     threads: e.threads,
     batchSize: e.batchSize,
-    maxPixels: e.maxPixels,
-    maxBytes: e.maxBytes,
+    maxPixels: config.image.maxPixels,
+    maxBytes: config.image.maxBytes,
     logger,
   };
 }
@@ -35,6 +46,8 @@ export interface OpenRuntimeOptions {
    * next reindex re-embeds everything). @defaultValue true
    */
   allowModelMismatch?: boolean;
+  /** Receives the service's timings and outcomes (the process's metrics). */
+  observer?: ServiceObserver;
 }
 
 export interface Runtime {
@@ -51,6 +64,13 @@ export interface Runtime {
  */
 export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
+  const [{ createEmbedder }, { openCatalog }, { createFetcher }, { createCollageRenderer, createImageInspector }] =
+    await Promise.all([
+      import('@lookalike/embedder'),
+      import('@lookalike/catalog'),
+      import('@lookalike/fetch'),
+      import('@lookalike/render'),
+    ]);
   const embedder = options.embedder ?? (await createEmbedder(embedderOptionsFrom(config, logger)));
   const dirs = options.catalog ?? config.catalog;
   let catalog: Catalog;
@@ -72,42 +92,12 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
   const service = createSimilarityService({
     embedder,
     catalog,
+    inspector: createImageInspector(config.image),
+    fetcher: createFetcher({ ...config.fetch, limits: config.image, logger }),
+    collage: createCollageRenderer(),
+    settings: serviceSettingsFrom(config),
     logger,
-    limits: config.limits,
-    fetch: config.fetch,
-    image: { maxBytes: config.embedder.maxBytes, maxPixels: config.embedder.maxPixels },
-    // The embedder runs one batch at a time and coalesces concurrent calls: two batches' worth
-    // of queries in flight keeps it busy; the rest wait in the bounded queue.
-    concurrency: 2 * config.embedder.batchSize,
+    ...(options.observer === undefined ? {} : { observer: options.observer }),
   });
   return { embedder, catalog, service, close: () => service.close() };
-}
-
-/**
- * Runs `stop` once on the first SIGTERM or SIGINT (in-flight answers finish inside it), then sets
- * exit code 0. If stopping takes longer than `graceMs`, the process exits with 1. Unhandled
- * rejections are logged instead of crashing the process.
- */
-export function stopOnSignal(log: Logger, stop: () => Promise<void>, graceMs = 30_000): void {
-  let stopping = false;
-  const onSignal = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing in-flight answers');
-    const force = setTimeout(() => {
-      log.error({}, 'shutdown took too long; exiting');
-      process.exit(1);
-    }, graceMs);
-    force.unref();
-    try {
-      await stop();
-    } catch (err) {
-      log.error({ err }, 'error during shutdown');
-    }
-    log.info({}, 'bye');
-    process.exitCode = 0;
-  };
-  process.once('SIGTERM', (s) => void onSignal(s));
-  process.once('SIGINT', (s) => void onSignal(s));
-  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }

@@ -1,5 +1,5 @@
 export { type ReadUploadOptions, readUpload, type Upload } from './multipart.js';
-export { PAGE_CSP, renderPage } from './page/html.js';
+export { PAGE_CSP, type PageOptions, renderPage } from './page/html.js';
 export {
   createHttpServer,
   HTTP_STATUS,
@@ -7,4 +7,5 @@ export {
   type HttpServer,
   type HttpServerOptions,
   httpErrorBody,
+  type MetricsSource,
 } from './server.js';

@@ -3,7 +3,7 @@
  * limit enforced while streaming) or a raw image body.
  */
 import type { IncomingMessage } from 'node:http';
-import { LookalikeError } from '@lookalike/core';
+import { type ImageLimits, imageTooLarge, LookalikeError } from '@lookalike/core';
 import busboy from 'busboy';
 
 export interface Upload {
@@ -14,8 +14,8 @@ export interface Upload {
 }
 
 export interface ReadUploadOptions {
-  /** Largest accepted file. */
-  maxBytes: number;
+  /** The configured image limits: `maxBytes` bounds the file, and both are quoted when it is exceeded. */
+  limits: ImageLimits;
 }
 
 /**
@@ -26,10 +26,8 @@ export function readUpload(req: IncomingMessage, options: ReadUploadOptions): Pr
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   const declared = Number(req.headers['content-length']);
   // Multipart framing adds a little; anything far beyond the file limit is refused unread.
-  if (Number.isFinite(declared) && declared > options.maxBytes + 64 * 1024) {
-    return Promise.reject(
-      new LookalikeError('IMAGE_TOO_LARGE', `Upload of ${declared} bytes`, { details: { bytes: declared } }),
-    );
+  if (Number.isFinite(declared) && declared > options.limits.maxBytes + 64 * 1024) {
+    return Promise.reject(imageTooLarge(`Upload of ${declared} bytes`, options.limits, { bytes: declared }));
   }
   if (type.startsWith('multipart/form-data')) return readMultipart(req, options);
   if (type.startsWith('image/') || type.startsWith('application/octet-stream')) return readRaw(req, options);
@@ -48,10 +46,10 @@ function readRaw(req: IncomingMessage, options: ReadUploadOptions): Promise<Uplo
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       total += chunk.length;
-      if (total > options.maxBytes) {
+      if (total > options.limits.maxBytes) {
         done = true;
         chunks.length = 0;
-        reject(new LookalikeError('IMAGE_TOO_LARGE', `Upload over ${options.maxBytes} bytes`));
+        reject(imageTooLarge(`Upload over ${options.limits.maxBytes} bytes`, options.limits));
         return;
       }
       chunks.push(chunk);
@@ -76,7 +74,14 @@ function readMultipart(req: IncomingMessage, options: ReadUploadOptions): Promis
     try {
       bb = busboy({
         headers: req.headers,
-        limits: { fileSize: options.maxBytes, files: 1, fields: 20, fieldSize: 4096, parts: 30, headerPairs: 50 },
+        limits: {
+          fileSize: options.limits.maxBytes,
+          files: 1,
+          fields: 20,
+          fieldSize: 4096,
+          parts: 30,
+          headerPairs: 50,
+        },
       });
     } catch (cause) {
       reject(new LookalikeError('NO_IMAGE', 'Malformed multipart request', { cause }));
@@ -114,7 +119,7 @@ function readMultipart(req: IncomingMessage, options: ReadUploadOptions): Promis
         });
         stream.on('limit', () => {
           chunks.length = 0;
-          fail(new LookalikeError('IMAGE_TOO_LARGE', `Upload over ${options.maxBytes} bytes`));
+          fail(imageTooLarge(`Upload over ${options.limits.maxBytes} bytes`, options.limits));
           stream.resume();
         });
         stream.on('end', () => {

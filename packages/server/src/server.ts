@@ -1,6 +1,6 @@
 /**
- * The process's one HTTP server (node:http): the local page and its API, /healthz, and
- * routes mounted by adapters (Slack's /slack/events).
+ * The process's one HTTP server (node:http): the local page and its API, /healthz, /metrics,
+ * and routes mounted by adapters (Slack's /slack/events).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -8,7 +8,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import {
   type Answer,
   asLookalikeError,
+  DEFAULT_IMAGE_LIMITS,
   type ErrorCode,
+  type ImageLimits,
   itemSubtitle,
   itemTitle,
   type Logger,
@@ -28,13 +30,22 @@ export interface HttpRoute {
   handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 }
 
+/** What GET /metrics serves (the runtime's prom-client registry); the server knows no metrics library. */
+export interface MetricsSource {
+  /** e.g. `text/plain; version=0.0.4; charset=utf-8` */
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
 export interface HttpServerOptions {
   service: SimilarityService;
   logger?: Logger;
-  /** Serve the local page and its /api. When false, only /healthz and mounted routes. @defaultValue true */
+  /** Serve the local page and its /api. When false, only /healthz, /metrics and mounted routes. @defaultValue true */
   localPage?: boolean;
-  /** Largest accepted upload. @defaultValue 20 MiB */
-  maxUploadBytes?: number;
+  /** The configured image limits (config.image): bound uploads, quoted on the page and in errors. @defaultValue core's defaults */
+  imageLimits?: ImageLimits;
+  /** Served at GET /metrics (whether or not the local page is on). Absent: /metrics is 404. */
+  metrics?: MetricsSource;
   routes?: readonly HttpRoute[];
   /** How long a collage and its result images stay fetchable. @defaultValue 600000 (10 min) */
   answerTtlMs?: number;
@@ -70,6 +81,7 @@ export const HTTP_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.
   RATE_LIMITED: 429,
   BUSY: 503,
   INDEX_EMPTY: 503,
+  INDEX_BUILDING: 503,
   INDEX_MODEL_MISMATCH: 503,
   REINDEX_IN_PROGRESS: 409,
   FORBIDDEN: 403,
@@ -107,7 +119,7 @@ function sendError(res: ServerResponse, err: unknown): void {
     const ms = Number(e.details.retryAfterMs ?? 60_000);
     headers['retry-after'] = String(Math.max(1, Math.ceil(ms / 1000)));
   }
-  if (e.code === 'BUSY') headers['retry-after'] = '5';
+  if (e.code === 'BUSY' || e.code === 'INDEX_BUILDING') headers['retry-after'] = '5';
   sendJson(res, status, { error: { code: e.isUserFacing ? e.code : 'INTERNAL', message: e.userMessage } }, headers);
 }
 
@@ -116,7 +128,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { service } = options;
   const log = (options.logger ?? silentLogger).child({ component: 'http' });
   const localPage = options.localPage ?? true;
-  const maxUploadBytes = options.maxUploadBytes ?? 20 * 1024 * 1024;
+  const imageLimits = options.imageLimits ?? DEFAULT_IMAGE_LIMITS;
+  const metrics = options.metrics;
   const ttl = options.answerTtlMs ?? 600_000;
   const maxAnswers = options.maxAnswers ?? 32;
   const closeGraceMs = options.closeGraceMs ?? 10_000;
@@ -125,7 +138,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const userIdOf = options.userIdOf ?? ((req: IncomingMessage) => `web:${req.socket.remoteAddress ?? 'unknown'}`);
   const routes: HttpRoute[] = [...(options.routes ?? [])];
   const answers = new Map<string, StoredAnswer>();
-  const page = renderPage();
+  const page = renderPage({ limits: imageLimits });
   let closing: Promise<void> | undefined;
 
   const remember = (answer: Answer): void => {
@@ -145,7 +158,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 
   async function similar(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const upload = await readUpload(req, { maxBytes: maxUploadBytes });
+    const upload = await readUpload(req, { limits: imageLimits });
     const filters: Record<string, string> = {};
     for (const f of FILTER_FIELDS) {
       const v = upload.fields[f]?.trim();
@@ -156,6 +169,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const answer = await service.findSimilar(upload.bytes, {
       userId: userIdOf(req),
       requestId,
+      surface: 'page',
       k,
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
     });
@@ -214,6 +228,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (path === '/healthz') {
       sendJson(res, 200, { ok: true, catalogSize: service.status().catalogSize });
+      return;
+    }
+    if (path === '/metrics' && metrics !== undefined && (method === 'GET' || method === 'HEAD')) {
+      const text = await metrics.render();
+      res.writeHead(200, {
+        'content-type': metrics.contentType,
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(method === 'HEAD' ? undefined : text);
       return;
     }
     if (!localPage) {

@@ -1,9 +1,8 @@
 /**
- * Slack file objects: picking images, completing partial objects with files.info,
- * downloading through the core's safe fetcher with the bot token.
+ * Slack file objects: picking images, completing partial objects with files.info, and the
+ * reference the service downloads them by (with the bot token).
  */
-import { LookalikeError, type SimilarityService } from '@lookalike/core';
-import type { webApi } from '@slack/bolt';
+import { type ImageRef, LookalikeError } from '@lookalike/core';
 
 /** The fields of a Slack file object the bot uses (full or partial). */
 export interface SlackFile {
@@ -33,22 +32,20 @@ export function candidateFiles(files: readonly SlackFile[] | undefined): SlackFi
   return (files ?? []).filter((f) => isImageFile(f) || isPartialFile(f));
 }
 
-/**
- * The images among the files, in order, at most `limit`, completing partial objects with files.info.
- */
+/** Looks a file up by id (files.info). */
+export type FileInfo = (id: string) => Promise<SlackFile | undefined>;
+
+/** The images among the files, in order, at most `limit`, completing partial objects with files.info. */
 export async function imagesAmong(
-  client: webApi.WebClient,
   files: readonly SlackFile[] | undefined,
   limit: number,
+  fileInfo: FileInfo,
 ): Promise<SlackFile[]> {
   const images: SlackFile[] = [];
   for (const file of candidateFiles(files)) {
     if (images.length >= limit) break;
     let full = file;
-    if (isPartialFile(file) && file.id !== undefined) {
-      const info = await client.files.info({ file: file.id });
-      full = (info.file ?? {}) as SlackFile;
-    }
+    if (isPartialFile(file) && file.id !== undefined) full = (await fileInfo(file.id)) ?? {};
     if (isImageFile(full) && (full.url_private_download ?? full.url_private) !== undefined) images.push(full);
   }
   return images;
@@ -59,21 +56,19 @@ export async function imagesAmong(
  * @returns undefined when none is an image.
  */
 export async function firstImage(
-  client: webApi.WebClient,
   files: readonly SlackFile[] | undefined,
+  fileInfo: FileInfo,
 ): Promise<SlackFile | undefined> {
-  return (await imagesAmong(client, files, 1))[0];
+  return (await imagesAmong(files, 1, fileInfo))[0];
 }
 
 /**
- * Downloads a Slack file with the bot token via the service's fetcher (allowlist, limits,
- * sniffing). An HTML login page becomes FETCH_NOT_IMAGE with the files:read hint.
+ * What the service downloads: the file's private URL with the bot's Authorization header. An
+ * HTML login page instead of the image becomes FETCH_NOT_IMAGE with the files:read hint.
+ * @throws LookalikeError NO_IMAGE when the file has no private URL
  */
-export async function downloadFile(service: SimilarityService, file: SlackFile, botToken: string): Promise<Buffer> {
+export function imageRefOf(file: SlackFile, headers: Record<string, string>): ImageRef {
   const url = file.url_private_download ?? file.url_private;
   if (url === undefined) throw new LookalikeError('NO_IMAGE', 'Slack file has no private URL');
-  return service.fetchImage(url, {
-    headers: { Authorization: `Bearer ${botToken}` },
-    notImageHint: FILES_READ_HINT,
-  });
+  return { url, headers, notImageHint: FILES_READ_HINT };
 }

@@ -1,6 +1,31 @@
+export { MAX_IMAGES_PER_MESSAGE } from '@lookalike/chat';
+export { type AnswerRequest, postAnswer, slackUserId, type Target } from './answer.js';
+export { type HistoryMessage, type SlackApi, slackApi } from './api.js';
 export { type ParsedSimilarArgs, parseSimilarArgs } from './args.js';
 export { createSlackBot, type SlackBot, type SlackBotOptions, type SlackRoute } from './bot.js';
-export { candidateFiles, FILES_READ_HINT, isImageFile, isPartialFile, type SlackFile } from './files.js';
-export { escapeMrkdwn, renderAnswer, renderProgress, renderSummary } from './render.js';
+export { platformError } from './errors.js';
+export {
+  candidateFiles,
+  FILES_READ_HINT,
+  firstImage,
+  imageRefOf,
+  imagesAmong,
+  isImageFile,
+  isPartialFile,
+  type SlackFile,
+} from './files.js';
+export { onAppMention } from './listeners/app-mention.js';
+export { onFileShare } from './listeners/file-share.js';
+export { NO_IMAGE_IN_MESSAGE, onFindSimilarShortcut } from './listeners/find-similar-shortcut.js';
+export { isReindexAdmin, onReindexCommand, runningText } from './listeners/reindex-command.js';
+export { answerShare, type ShareSource } from './listeners/share.js';
+export {
+  findRecentImage,
+  noRecentImageText,
+  onSimilarCommand,
+  unknownWordsText,
+} from './listeners/similar-command.js';
+export type * from './listeners/types.js';
+export { escapeMrkdwn, renderAnswer, renderNotices, renderProgress, renderSummary } from './render.js';
 export { redactTokens, toSlackLogger } from './slack-logger.js';
 export { TtlSet } from './ttl-cache.js';

@@ -10,6 +10,7 @@ import {
   itemSubtitle,
   itemTitle,
   type MetadataFilters,
+  type Notice,
   type ReindexProgress,
   type ReindexSummary,
 } from '@lookalike/core';
@@ -32,7 +33,7 @@ export function describeFilters(filters: MetadataFilters | undefined): string {
 
 /**
  * The Block Kit list posted beside the collage: one section per result (rank, name,
- * articleType, colour, similarity), then the notices (untrained model, no close match).
+ * articleType, colour, similarity), then the notices (untrained model, no close match, still indexing…).
  */
 export function renderAnswer(answer: Answer, intro?: string): { text: string; blocks: Block[] } {
   const blocks: Block[] = [];
@@ -51,11 +52,16 @@ export function renderAnswer(answer: Answer, intro?: string): { text: string; bl
   if (answer.results.length === 0) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: 'No catalog item matched.' } });
   }
-  const notes = answer.notices.map((n) => `:information_source: ${escapeMrkdwn(n)}`);
+  const notes = renderNotices(answer.notices);
   notes.push(`Model: ${escapeMrkdwn(answer.weights.description)}`);
   blocks.push({ type: 'context', elements: notes.map((text) => ({ type: 'mrkdwn', text })) });
-  const text = [heading, ...answer.results.map(formatResultLine), ...answer.notices].join('\n');
+  const text = [heading, ...answer.results.map(formatResultLine), ...answer.notices.map((n) => n.text)].join('\n');
   return { text, blocks };
+}
+
+/** One mrkdwn line per notice, from its text: :warning: for warnings, :information_source: otherwise. */
+export function renderNotices(notices: readonly Notice[]): string[] {
+  return notices.map((n) => `${n.level === 'warn' ? ':warning:' : ':information_source:'} ${escapeMrkdwn(n.text)}`);
 }
 
 /** The reindex message while it runs. */

@@ -4,7 +4,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { catalogExists, openCatalog } from '@lookalike/catalog';
-import { LookalikeError, renderCollage, type SimilarItem, UNTRAINED_NOTICE, type WeightsInfo } from '@lookalike/core';
+import { LookalikeError, type SimilarItem, untrainedNotice, type WeightsInfo } from '@lookalike/core';
+import { renderCollage } from '@lookalike/render';
 import { type CliContext, defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
@@ -123,7 +124,7 @@ export const similarCommand = defineCommand({
 });
 
 async function writeCollage(out: string, results: SimilarItem[], weights: WeightsInfo, ctx: CliContext): Promise<void> {
-  const notices = weights.untrained ? [UNTRAINED_NOTICE] : [];
+  const notices = weights.untrained ? [untrainedNotice()] : [];
   const bytes = await renderCollage(results, { weights, notices, loadImage: (item) => readFile(item.path) });
   await writeFile(out, bytes);
   ctx.stderr.write(`collage written to ${out}\n`);

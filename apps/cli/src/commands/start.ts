@@ -1,9 +1,11 @@
 /**
  * `lookalike start` (what `npm start` runs): everything configured, in one process.
- * Opens the embedder and the catalog (the demo catalog when none is configured, drawn and
- * indexed on first run), builds the one SimilarityService, serves the local page and API on
- * HOST:PORT, and starts the chat adapters whose tokens are configured. SIGTERM/SIGINT stop it
- * gracefully: no new requests, in-flight answers finish (bounded), adapters stop, exit 0.
+ * Opens the embedder and the catalog (the demo catalog when none is configured, drawn on first
+ * run), builds the one SimilarityService, serves the local page, API and /metrics on HOST:PORT
+ * at once, starts the incremental index in the background through the service (items become
+ * searchable batch by batch) and then the chat adapters whose tokens are configured.
+ * runProcess owns the shutdown: stop taking work, in-flight answers finish, bots log out,
+ * service/catalog/embedder close, exit 0.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -11,8 +13,15 @@ import { join } from 'node:path';
 import { generateDemoCatalog } from '@lookalike/catalog';
 import { asLookalikeError, formatSummary, LookalikeError, type SimilarityService } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
-import { openRuntime } from '@lookalike/runtime';
-import { createHttpServer, type HttpServer } from '@lookalike/server';
+import {
+  chatComponent,
+  httpComponent,
+  listenOn,
+  type ProcessControl,
+  runProcess,
+  startRuntime,
+} from '@lookalike/runtime';
+import { createHttpServer } from '@lookalike/server';
 import { createSlackBot } from '@lookalike/slack';
 import type { CliContext, CommandSpec } from '../context.js';
 import { openEmbedder } from '../embedder.js';
@@ -21,14 +30,6 @@ import { progressReporter } from './index.js';
 const USAGE = 'start';
 /** Images in the demo catalog drawn on first run. */
 const DEMO_COUNT = 400;
-/** Longest wait for in-flight answers and adapters at shutdown. */
-const SHUTDOWN_GRACE_MS = 15_000;
-
-/** A running chat adapter, stopped at shutdown. */
-interface RunningAdapter {
-  name: string;
-  stop(): Promise<void>;
-}
 
 async function resolveCatalogDirs(
   ctx: CliContext,
@@ -53,14 +54,15 @@ async function resolveCatalogDirs(
 }
 
 /**
- * Runs the incremental index in the background (the page shows its progress meanwhile).
- * Interrupted by shutdown, it resumes from its checkpoint on the next start.
+ * Runs the incremental index in the background through the service (so it answers INDEX_BUILDING
+ * and the indexing notice meanwhile). Interrupted by shutdown, it resumes from its checkpoint on
+ * the next start.
  */
 function backgroundIndex(
   ctx: CliContext,
   service: SimilarityService,
   why: string,
-  stopping: () => boolean,
+  proc: ProcessControl,
 ): Promise<void> {
   ctx.stderr.write(`${why}\n`);
   const progress = progressReporter(ctx);
@@ -72,7 +74,7 @@ function backgroundIndex(
     })
     .catch((err: unknown) => {
       progress.stop();
-      if (stopping()) {
+      if (proc.stopping) {
         ctx.stderr.write('Indexing interrupted by shutdown; it resumes on the next start.\n');
         return;
       }
@@ -82,33 +84,83 @@ function backgroundIndex(
     });
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
+/** What start-up tells the shutdown message. */
+interface StartState {
+  indexing: boolean;
 }
 
-function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => resolve(undefined), ms);
-    t.unref();
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
+async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState): Promise<void> {
+  const { config, logger } = ctx;
+  const dirs = await resolveCatalogDirs(ctx);
+  const embedder = await openEmbedder(ctx);
+  const { catalog, service, metrics } = await startRuntime(proc, { config, logger, embedder, catalog: dirs });
+
+  const http = createHttpServer({
+    service,
+    logger,
+    localPage: config.http.localPage,
+    imageLimits: config.image,
+    metrics,
   });
+  proc.add(httpComponent(http));
+  const address = await listenOn(http, config.http);
+  const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
+  if (config.http.localPage) ctx.stdout.write(`Local page: http://${shownHost}:${address.port}\n`);
+  else ctx.stdout.write(`Listening on http://${shownHost}:${address.port} (local page off)\n`);
+  ctx.stderr.write(`Weights: ${embedder.weights.description}\n`);
+
+  // Incremental: a no-op when nothing changed, and it finishes an index interrupted last time.
+  // Started before the adapters log in, so the first photo already meets a running index.
+  const info = catalog.info();
+  const why =
+    info.size === 0
+      ? `${dirs.demo ? 'First run with the demo catalog' : `The catalog in ${info.dataDir} is empty`}: indexing ${dirs.imagesDir} now (items become searchable as they are indexed).`
+      : info.modelMismatch
+        ? 'The catalog was built with other weights: re-embedding every image now.'
+        : `Catalog: ${info.size} items from ${info.imagesDir ?? dirs.imagesDir}; checking for changes in the background.`;
+  state.indexing = true;
+  void backgroundIndex(ctx, service, why, proc).finally(() => {
+    state.indexing = false;
+  });
+
+  if (config.discord !== undefined) {
+    const discord = createDiscordBot({
+      service,
+      token: config.discord.token,
+      appId: config.discord.appId,
+      watchChannels: config.discord.watchChannels,
+      adminRoleIds: config.discord.adminRoleIds,
+      apiBase: config.discord.apiBase,
+      attachImages: config.discord.attachImages,
+      logger,
+    });
+    proc.add(chatComponent('discord', discord));
+    await discord.start();
+    ctx.stderr.write(`Discord: connected as ${discord.client.user?.tag ?? 'the bot'}\n`);
+  }
+  if (config.slack !== undefined) {
+    const slack = createSlackBot({
+      service,
+      botToken: config.slack.botToken,
+      signingSecret: config.slack.signingSecret,
+      appToken: config.slack.appToken,
+      adminUserIds: config.slack.adminUserIds,
+      apiUrl: config.slack.apiUrl,
+      logger,
+    });
+    proc.add(chatComponent('slack', slack));
+    // The token is verified (and Socket Mode connected) before Slack's events are routed here.
+    await slack.start();
+    if (slack.route !== undefined) http.addRoute(slack.route);
+    ctx.stderr.write(
+      slack.mode === 'socket' ? 'Slack: connected (Socket Mode)\n' : 'Slack: receiving events at POST /slack/events\n',
+    );
+  }
+  if (config.discord === undefined && config.slack === undefined) {
+    ctx.stderr.write(
+      'No chat tokens configured: only the local page runs. See .env.example to add Discord or Slack.\n',
+    );
+  }
 }
 
 export const startCommand: CommandSpec = {
@@ -122,126 +174,14 @@ export const startCommand: CommandSpec = {
       );
       return 2;
     }
-    const { config, logger } = ctx;
-    const log = logger.child({ component: 'start' });
-    const signal = waitForSignal();
-
-    const dirs = await resolveCatalogDirs(ctx);
-    const embedder = await openEmbedder(ctx);
-    const { catalog, service } = await openRuntime({ config, logger, embedder, catalog: dirs });
-
-    const http: HttpServer = createHttpServer({
-      service,
-      logger,
-      localPage: config.http.localPage,
-      maxUploadBytes: config.embedder.maxBytes,
+    const state: StartState = { indexing: false };
+    return runProcess({
+      logger: ctx.logger,
+      start: (proc) => startAll(ctx, proc, state),
+      onShutdown(reason) {
+        ctx.stderr.write(`\n${reason} received: finishing in-flight answers and shutting down…\n`);
+        if (state.indexing) ctx.stderr.write('Waiting for the running index to reach a checkpoint…\n');
+      },
     });
-    const adapters: RunningAdapter[] = [];
-    let indexing: Promise<void> | undefined;
-    let stopping = false;
-    try {
-      // --- Discord adapter (helper F): start it here when `config.discord` is set; push { name, stop } to adapters ---
-      if (config.discord !== undefined) {
-        const discord = createDiscordBot({
-          service,
-          token: config.discord.token,
-          appId: config.discord.appId,
-          watchChannels: config.discord.watchChannels,
-          adminRoleIds: config.discord.adminRoleIds,
-          apiBase: config.discord.apiBase,
-          attachImages: config.discord.attachImages,
-          logger,
-        });
-        adapters.push({ name: 'discord', stop: () => discord.stop() });
-        await discord.start();
-        ctx.stderr.write(`Discord: connected as ${discord.client.user?.tag ?? 'the bot'}\n`);
-      }
-      // --- end Discord adapter ---
-
-      // --- Slack adapter (helper G): start it here when `config.slack` is set; mount its HTTP route with
-      //     http.addRoute({ method: 'POST', path: '/slack/events', handler }) before listen; push { name, stop } ---
-      if (config.slack !== undefined) {
-        const slack = createSlackBot({
-          service,
-          botToken: config.slack.botToken,
-          signingSecret: config.slack.signingSecret,
-          appToken: config.slack.appToken,
-          adminUserIds: config.slack.adminUserIds,
-          apiUrl: config.slack.apiUrl,
-          logger,
-        });
-        if (slack.route !== undefined) http.addRoute(slack.route);
-        adapters.push({ name: 'slack', stop: () => slack.stop() });
-        await slack.start();
-        ctx.stderr.write(
-          slack.mode === 'socket'
-            ? 'Slack: connected (Socket Mode)\n'
-            : 'Slack: receiving events at POST /slack/events\n',
-        );
-      }
-      // --- end Slack adapter ---
-
-      let address: { port: number; host: string };
-      try {
-        address = await http.listen(config.http.port, config.http.host);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new LookalikeError(
-          'INTERNAL',
-          code === 'EADDRINUSE'
-            ? `${config.http.host}:${config.http.port} is already in use (set PORT or HOST)`
-            : `cannot listen on ${config.http.host}:${config.http.port}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
-      if (config.http.localPage) ctx.stdout.write(`Local page: http://${shownHost}:${address.port}\n`);
-      else ctx.stdout.write(`Listening on http://${shownHost}:${address.port} (local page off)\n`);
-      ctx.stderr.write(`Weights: ${embedder.weights.description}\n`);
-      if (adapters.length === 0 && config.discord === undefined && config.slack === undefined) {
-        ctx.stderr.write(
-          'No chat tokens configured: only the local page runs. See .env.example to add Discord or Slack.\n',
-        );
-      }
-
-      // Incremental: a no-op when nothing changed, and it finishes an index interrupted last time.
-      const info = catalog.info();
-      const why =
-        info.size === 0
-          ? `${dirs.demo ? 'First run with the demo catalog' : `The catalog in ${info.dataDir} is empty`}: indexing ${dirs.imagesDir} now (the local page answers once this is done).`
-          : info.modelMismatch
-            ? 'The catalog was built with other weights: re-embedding every image now.'
-            : `Catalog: ${info.size} items from ${info.imagesDir ?? dirs.imagesDir}; checking for changes in the background.`;
-      indexing = backgroundIndex(ctx, service, why, () => stopping).finally(() => {
-        indexing = undefined;
-      });
-
-      const got = await signal;
-      stopping = true;
-      log.info({ signal: got }, 'shutting down');
-      ctx.stderr.write(`\n${got} received: finishing in-flight answers and shutting down…\n`);
-    } finally {
-      stopping = true;
-      // A second signal while shutting down exits at once.
-      const hard = () => process.exit(130);
-      process.once('SIGINT', hard);
-      process.once('SIGTERM', hard);
-      // Whatever still holds the event loop after a bounded shutdown must not keep the process alive.
-      const force = setTimeout(() => process.exit(process.exitCode ?? 0), SHUTDOWN_GRACE_MS * 3);
-      force.unref();
-      await bounded(http.close(), SHUTDOWN_GRACE_MS);
-      for (const adapter of adapters) {
-        try {
-          await bounded(adapter.stop(), SHUTDOWN_GRACE_MS);
-        } catch (err) {
-          log.warn({ adapter: adapter.name, err }, 'adapter did not stop cleanly');
-        }
-      }
-      if (indexing !== undefined) ctx.stderr.write('Waiting for the running index to reach a checkpoint…\n');
-      await bounded(service.close(), SHUTDOWN_GRACE_MS);
-      log.info({}, 'stopped');
-      setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
-    }
-    return 0;
   },
 };

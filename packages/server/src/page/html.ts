@@ -1,6 +1,7 @@
 /**
  * The local page: one self-contained HTML document (CSS and JS inlined, no CDN).
  */
+import { formatBytes, type ImageLimits } from '@lookalike/core';
 import { PAGE_JS } from './script.js';
 import { PAGE_CSS } from './style.js';
 
@@ -8,8 +9,14 @@ import { PAGE_CSS } from './style.js';
 export const PAGE_CSP =
   "default-src 'none'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+export interface PageOptions {
+  /** The configured image limits, quoted under the drop zone. */
+  limits: ImageLimits;
+}
+
 /** The page's HTML. */
-export function renderPage(): string {
+export function renderPage(options: PageOptions): string {
+  const upTo = formatBytes(options.limits.maxBytes);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -34,7 +41,7 @@ export function renderPage(): string {
         <strong>Drop a photo here</strong>
         <p>or paste it with Ctrl+V</p>
         <span class="btn">Choose a photo</span>
-        <p>JPEG, PNG, WebP, GIF, AVIF or TIFF · up to 20 MB</p>
+        <p>JPEG, PNG, WebP, GIF, AVIF or TIFF · up to ${upTo}</p>
       </div>
       <input id="file" data-testid="file-input" type="file" accept="image/*" hidden>
       <div id="preview" hidden><img id="preview-img" alt="Your photo"><span id="preview-name"></span></div>

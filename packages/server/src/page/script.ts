@@ -71,9 +71,10 @@ export const PAGE_JS = `
     grid.textContent = '';
     notices.textContent = '';
     (a.notices || []).forEach(function (n) {
-      if (/^untrained/i.test(n)) return; // the banner already says it
-      var b = el('div', 'banner info', n);
+      if (n.code === 'UNTRAINED') return; // the banner already says it
+      var b = el('div', 'banner ' + (n.level === 'warn' ? 'warn' : 'info'), n.text);
       b.setAttribute('data-testid', 'notice');
+      b.setAttribute('data-code', n.code);
       notices.appendChild(b);
     });
     head.hidden = false;

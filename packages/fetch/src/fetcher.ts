@@ -2,16 +2,25 @@
  * Safe download of platform attachments: host allowlist checked on every redirect hop,
  * byte limit enforced while streaming, connect and total timeouts, sniffed content.
  */
+
+import {
+  type FetchOptions,
+  type ImageFetcher,
+  type ImageLimits,
+  imageTooLarge,
+  type Logger,
+  LookalikeError,
+  silentLogger,
+  sniff,
+  USER_MESSAGES,
+} from '@lookalike/core';
 import { Agent, request } from 'undici';
-import { LookalikeError, USER_MESSAGES } from './errors.js';
-import { type Logger, silentLogger } from './ports.js';
-import { sniff } from './sniff.js';
 
 export interface FetcherOptions {
   /** Hosts that may be fetched, matched exactly (case-insensitive, port ignored). */
   allowedHosts: readonly string[];
-  /** Largest accepted body. @defaultValue 20 MiB */
-  maxBytes?: number;
+  /** Largest accepted body (`maxBytes`), quoted with `maxPixels` in the user sentence. */
+  limits: ImageLimits;
   /** Whole download, all redirect hops included. @defaultValue 15000 */
   timeoutMs?: number;
   /** TCP/TLS connect timeout per hop. @defaultValue 5000 */
@@ -20,26 +29,6 @@ export interface FetcherOptions {
   maxRedirects?: number;
   logger?: Logger;
 }
-
-export interface FetchOptions {
-  /** Extra request headers (e.g. Authorization). Never logged; dropped on a redirect to another host. */
-  headers?: Record<string, string>;
-  /** Appended to the FETCH_NOT_IMAGE sentence. */
-  notImageHint?: string;
-  /** Correlates logs. */
-  requestId?: string;
-}
-
-export interface ImageFetcher {
-  /**
-   * Downloads an image.
-   * @throws LookalikeError HOST_NOT_ALLOWED, FETCH_FAILED, FETCH_NOT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_IMAGE
-   */
-  fetch(url: string, options?: FetchOptions): Promise<Buffer>;
-  close(): Promise<void>;
-}
-
-export const DEFAULT_FETCH_MAX_BYTES = 20 * 1024 * 1024;
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
@@ -87,7 +76,8 @@ export function createFetcher(options: FetcherOptions): ImageFetcher {
         .replace(/^\[(.*)\]$/, '$1'),
     ),
   );
-  const maxBytes = options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
+  const limits = options.limits;
+  const maxBytes = limits.maxBytes;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const maxRedirects = options.maxRedirects ?? 3;
@@ -163,8 +153,7 @@ export function createFetcher(options: FetcherOptions): ImageFetcher {
     }
   }
 
-  const tooLarge = (bytes: number) =>
-    new LookalikeError('IMAGE_TOO_LARGE', `Download exceeds ${maxBytes} bytes`, { details: { bytes, maxBytes } });
+  const tooLarge = (bytes: number) => imageTooLarge(`Download exceeds ${maxBytes} bytes`, limits, { bytes });
 
   return {
     async fetch(raw, opts = {}) {

@@ -10,28 +10,20 @@
  * Every piece is drawn at the same pixel position (integer offsets) as in a whole-canvas drawing,
  * so the result looks the same as drawing the whole collage as one SVG.
  */
+
+import {
+  type CollageOptions,
+  type CollageRenderer,
+  formatSimilarity,
+  itemSubtitle,
+  itemTitle,
+  type Notice,
+  type SimilarItem,
+  type WeightsInfo,
+} from '@lookalike/core';
+import { LRUCache } from 'lru-cache';
 import sharp from 'sharp';
-import { formatSimilarity, itemSubtitle, itemTitle } from './format.js';
-import type { SimilarItem, WeightsInfo } from './ports.js';
 import { escapeXml, textWidth, truncateToWidth } from './text.js';
-
-/** Shown (and drawn in a warning colour) when the weights are random. */
-export const UNTRAINED_NOTICE = 'Untrained model: results are not meaningful.';
-/** Shown when even the best result is farther than the threshold. */
-export const NO_CLOSE_MATCH_NOTICE = 'No close match in the catalog; these are the nearest items.';
-
-export interface CollageOptions {
-  /** Named in the footer. */
-  weights: WeightsInfo;
-  /** Lines drawn as strips under the title (UNTRAINED_NOTICE is drawn as a warning). */
-  notices?: readonly string[];
-  /** Loads a result's catalog image. */
-  loadImage: (item: SimilarItem) => Promise<Uint8Array>;
-  /** Title line. @defaultValue "Closest matches" */
-  title?: string;
-  /** Upper bound of the JPEG. @defaultValue 1,000,000 bytes */
-  maxBytes?: number;
-}
 
 /** Geometry of the collage (exported so tests and pages can reason about it). */
 export const COLLAGE_LAYOUT = Object.freeze({
@@ -86,19 +78,6 @@ export interface CollageRendererOptions {
   maxTiles?: number;
 }
 
-export interface CollageRenderer {
-  /**
-   * Draws the results (up to 6 shown; more are ignored) as a labelled grid.
-   * Never throws for an unreadable catalog image: its tile says "image unavailable" (not cached).
-   * @returns a JPEG of at most `options.maxBytes` bytes.
-   */
-  render(results: readonly SimilarItem[], options: CollageOptions): Promise<Buffer>;
-  /** Forgets the cached tiles (e.g. after a reindex, when files may have changed in place). */
-  clear(): void;
-  /** Cached tiles and the tile cache's hit/miss counts since creation. */
-  stats(): { tiles: number; hits: number; misses: number };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw rasters and small caches.
 
@@ -110,46 +89,13 @@ interface Raster {
   channels: 3 | 4;
 }
 
-/** A Map-based LRU: get() refreshes, set() evicts the least recently used entry beyond `max`. */
-class Lru<V> {
-  readonly #map = new Map<string, V>();
-  constructor(readonly max: number) {}
-  get size(): number {
-    return this.#map.size;
-  }
-  get(key: string): V | undefined {
-    const v = this.#map.get(key);
-    if (v !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, value: V): void {
-    if (this.max <= 0) return;
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    while (this.#map.size > this.max) {
-      const oldest = this.#map.keys().next();
-      if (oldest.done === true) break;
-      this.#map.delete(oldest.value);
-    }
-  }
-  delete(key: string): void {
-    this.#map.delete(key);
-  }
-  clear(): void {
-    this.#map.clear();
-  }
-}
-
 /** Header/notice strips and footers (pure functions of their texts). */
-const strips = new Lru<Promise<Raster>>(16);
+const strips = new LRUCache<string, Promise<Raster>>({ max: 16 });
 /** Rank badges and similarity meters (pure functions of their texts). */
-const sprites = new Lru<Promise<Raster>>(256);
+const sprites = new LRUCache<string, Promise<Raster>>({ max: 256 });
 
 /** Memoises `make()` in `cache` under `key`; a failed promise is not kept. */
-function memo(cache: Lru<Promise<Raster>>, key: string, make: () => Promise<Raster>): Promise<Raster> {
+function memo(cache: LRUCache<string, Promise<Raster>>, key: string, make: () => Promise<Raster>): Promise<Raster> {
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   const p = make();
@@ -188,7 +134,12 @@ async function rasterize(
 
 function dropAlpha(rgba: Buffer): Buffer {
   const rgb = Buffer.allocUnsafe((rgba.length / 4) * 3);
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) rgba.copy(rgb, j, i, i + 3);
+  // Plain indexed stores: a Buffer.copy call per pixel costs ~10× more than the bytes it moves.
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i] as number;
+    rgb[j + 1] = rgba[i + 1] as number;
+    rgb[j + 2] = rgba[i + 2] as number;
+  }
   return rgb;
 }
 
@@ -217,7 +168,9 @@ function blit(dst: Buffer, dstWidth: number, src: Raster, left: number, top: num
       const a = data[si + 3] ?? 0;
       if (a === 0) continue;
       if (a === 255) {
-        data.copy(dst, di, si, si + 3);
+        dst[di] = data[si] as number;
+        dst[di + 1] = data[si + 1] as number;
+        dst[di + 2] = data[si + 2] as number;
         continue;
       }
       // libvips' "over" in float32, truncated (as sharp's composite), to within ±1 in rare cases.
@@ -331,8 +284,8 @@ function meterSprite(similarity: number): Promise<Raster> {
 }
 
 /** Title, count and notice strips: the canvas from the top down to the grid. */
-function headerStrip(title: string, count: number, notices: readonly string[]): Promise<Raster> {
-  const key = JSON.stringify(['header', title, count, notices]);
+function headerStrip(title: string, count: number, notices: readonly Notice[]): Promise<Raster> {
+  const key = JSON.stringify(['header', title, count, notices.map((n) => [n.level, n.text])]);
   return memo(strips, key, () => {
     const width = CANVAS_W;
     const height = L.headerHeight + notices.length * (L.noticeHeight + 8);
@@ -347,11 +300,11 @@ function headerStrip(title: string, count: number, notices: readonly string[]): 
     );
     let y = L.headerHeight;
     for (const notice of notices) {
-      const warn = notice === UNTRAINED_NOTICE;
+      const warn = notice.level === 'warn';
       const bg = warn ? C.warnBg : C.infoBg;
       const border = warn ? C.warnBorder : C.infoBorder;
       const ink = warn ? C.warnInk : C.infoInk;
-      const text = truncateToWidth(`${warn ? '⚠ ' : ''}${notice}`, width - 2 * L.gap - 48, 15, true);
+      const text = truncateToWidth(`${warn ? '⚠ ' : ''}${notice.text}`, width - 2 * L.gap - 48, 15, true);
       parts.push(
         `<rect x="${L.gap}" y="${y}" width="${width - 2 * L.gap}" height="${L.noticeHeight}" rx="8" fill="${bg}" stroke="${border}" stroke-width="1.5"/>`,
       );
@@ -444,7 +397,8 @@ async function prepareTile(
  */
 export function createCollageRenderer(options: CollageRendererOptions = {}): CollageRenderer {
   const maxTiles = Math.max(0, Math.trunc(options.maxTiles ?? 128));
-  const tiles = new Lru<Raster>(maxTiles);
+  // lru-cache needs max ≥ 1; with maxTiles 0 the cache is never consulted (see tileFor).
+  const tiles = new LRUCache<string, Raster>({ max: Math.max(1, maxTiles) });
   /** Tiles being prepared, so concurrent renders of the same item share one decode. */
   const pending = new Map<string, Promise<{ tile: Raster; complete: boolean }>>();
   let hits = 0;

@@ -4,15 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  collageSize,
-  createCollageRenderer,
-  NO_CLOSE_MATCH_NOTICE,
-  renderCollage,
-  type SimilarItem,
-  UNTRAINED_NOTICE,
-  type WeightsInfo,
-} from '@lookalike/core';
+import { noCloseMatchNotice, type SimilarItem, untrainedNotice, type WeightsInfo } from '@lookalike/core';
+import { collageSize, createCollageRenderer, renderCollage } from '@lookalike/render';
 import sharp from 'sharp';
 
 const weights: WeightsInfo = { source: 'untrained', md5: 'x', untrained: true, description: 'ResNet50 untrained' };
@@ -51,7 +44,7 @@ describe('collage renderer tile cache', () => {
   test('GIVEN the same results twice THEN the second render loads no catalog image and the JPEGs are identical', async () => {
     const renderer = createCollageRenderer({ maxTiles: 16 });
     const loader = countingLoader();
-    const options = { weights, notices: [UNTRAINED_NOTICE], loadImage: loader.load };
+    const options = { weights, notices: [untrainedNotice()], loadImage: loader.load };
     const first = await renderer.render(six, options);
     assert.equal(loader.total(), 6);
     const second = await renderer.render(six, options);
@@ -70,7 +63,7 @@ describe('collage renderer tile cache', () => {
     await renderer.render(six, { weights, loadImage: loader.load });
     // Same items, new order, ranks and similarities: tiles come from the cache, labels are redrawn.
     const reordered = [...six].reverse().map((it, i) => ({ ...it, rank: i + 1, similarity: 0.99 - 0.1 * i }));
-    const options = { weights, notices: [NO_CLOSE_MATCH_NOTICE], loadImage: loader.load };
+    const options = { weights, notices: [noCloseMatchNotice()], loadImage: loader.load };
     const cached = await renderer.render(reordered, options);
     assert.equal(loader.total(), 6, 'the reordered items came from the cache');
     const uncached = await renderCollage(reordered, options);

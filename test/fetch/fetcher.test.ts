@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { createFetcher, type ImageFetcher, USER_MESSAGES } from '@lookalike/core';
+import { type ImageFetcher, USER_MESSAGES } from '@lookalike/core';
+import { createFetcher } from '@lookalike/fetch';
 import sharp from 'sharp';
 import { rejectsWith } from '../helpers/assert.js';
 import { listenOnLoopback } from '../helpers/net.js';
@@ -111,7 +112,7 @@ describe('fetcher', () => {
     });
     fetcher = createFetcher({
       allowedHosts: ['127.0.0.1'],
-      maxBytes: MAX_BYTES,
+      limits: { maxBytes: MAX_BYTES, maxPixels: 40_000_000 },
       timeoutMs: 1500,
       connectTimeoutMs: 1000,
     });

@@ -1,0 +1,128 @@
+/**
+ * The reindex plan: what a scan of the images folder means for the stored catalog. Pure (no I/O):
+ * `planReindex` classifies every scanned file against the stored items and failures, and
+ * `resolveHashed` settles a file whose size or mtime changed once its content hash is known.
+ */
+import type { Labels } from './csv.js';
+import type { ScannedFile, ScanResult } from './scan.js';
+import type { FailureRow, ItemRow } from './store.js';
+
+/** What the database holds before the run. */
+export interface StoredState {
+  items: readonly ItemRow[];
+  failures: readonly FailureRow[];
+}
+
+/** A file to send through the embedder. */
+export interface EmbedJob {
+  file: ScannedFile;
+  /** Its labels as stored (JSON of the labels row, `{}` without one). */
+  metadata: string;
+  /** `added`: a new item; `updated`: the content of a stored item changed (`row` is the old one). */
+  kind: 'added' | 'updated';
+  row?: ItemRow;
+}
+
+/** A stored file whose size or mtime changed: its hash decides whether it is re-embedded. */
+export interface HashJob {
+  file: ScannedFile;
+  row: ItemRow;
+  metadata: string;
+}
+
+/** A stored item whose id or labels changed, without a new vector. */
+export interface Relabel {
+  fid: number;
+  id: string;
+  relPath: string;
+  metadata: string;
+}
+
+export interface ReindexPlan {
+  /** New files (not stored, and not a known failure with the same size and mtime). */
+  toEmbed: EmbedJob[];
+  /** Stored files whose size or mtime changed. */
+  toHash: HashJob[];
+  /** Unchanged files whose id or labels changed. */
+  relabel: Relabel[];
+  /** Stored items whose file is gone. */
+  deleted: ItemRow[];
+  /** Recorded failures whose file is gone (their records are dropped). */
+  staleFailures: string[];
+  /** Files that failed before with the same size and mtime: reported again, not retried. */
+  knownFailures: string[];
+  /** Stored files with the same size and mtime (relabelled ones included). */
+  unchanged: number;
+}
+
+/** The labels of a file as stored: looked up by id, then by stem. */
+export function metadataOf(file: ScannedFile, labels: Labels | undefined): string {
+  const m = labels?.byId.get(file.id) ?? labels?.byId.get(file.stem);
+  return JSON.stringify(m ?? {});
+}
+
+/** Classifies a scan against the stored state. */
+export function planReindex(
+  scan: Pick<ScanResult, 'files'>,
+  stored: StoredState,
+  labels?: Labels | undefined,
+): ReindexPlan {
+  const byPath = new Map<string, ItemRow>();
+  for (const r of stored.items) byPath.set(r.path, r);
+  const failures = new Map<string, FailureRow>();
+  for (const f of stored.failures) failures.set(f.path, f);
+  const plan: ReindexPlan = {
+    toEmbed: [],
+    toHash: [],
+    relabel: [],
+    deleted: [],
+    staleFailures: [],
+    knownFailures: [],
+    unchanged: 0,
+  };
+  const seen = new Set<string>();
+  for (const file of scan.files) {
+    seen.add(file.relPath);
+    const metadata = metadataOf(file, labels);
+    const row = byPath.get(file.relPath);
+    if (row !== undefined) {
+      if (row.size === file.size && row.mtime_ms === file.mtimeMs) {
+        plan.unchanged++;
+        if (row.id !== file.id || row.metadata !== metadata) {
+          plan.relabel.push({ fid: row.fid, id: file.id, relPath: file.relPath, metadata });
+        }
+      } else plan.toHash.push({ file, row, metadata });
+      continue;
+    }
+    const prev = failures.get(file.relPath);
+    if (prev !== undefined && prev.size === file.size && prev.mtime_ms === file.mtimeMs) {
+      plan.knownFailures.push(file.relPath);
+      continue;
+    }
+    plan.toEmbed.push({ file, metadata, kind: 'added' });
+  }
+  for (const p of failures.keys()) if (!seen.has(p)) plan.staleFailures.push(p);
+  for (const [p, r] of byPath) if (!seen.has(p)) plan.deleted.push(r);
+  return plan;
+}
+
+/** What a hashed file turned out to be. */
+export type HashOutcome =
+  | { kind: 'touched'; fid: number; size: number; mtimeMs: number; relabel: Relabel | undefined }
+  | { kind: 'changed'; job: EmbedJob };
+
+/**
+ * Same content hash as stored → only size and mtime are recorded (and labels re-applied when
+ * they changed); another hash, or none (unreadable) → the file is re-embedded as `updated`.
+ */
+export function resolveHashed(job: HashJob, digest: string | undefined): HashOutcome {
+  const { file, row, metadata } = job;
+  if (digest !== undefined && digest === row.sha256) {
+    const relabel =
+      row.id !== file.id || row.metadata !== metadata
+        ? { fid: row.fid, id: file.id, relPath: file.relPath, metadata }
+        : undefined;
+    return { kind: 'touched', fid: row.fid, size: file.size, mtimeMs: file.mtimeMs, relabel };
+  }
+  return { kind: 'changed', job: { file, metadata, kind: 'updated', row } };
+}

@@ -1,0 +1,20 @@
+/** INTERACTION_CREATE: routes each interaction to its listener by kind and command name. */
+import { COMMAND_NAMES } from '../commands.js';
+import { onAutocomplete } from './autocomplete.js';
+import { onFindSimilar } from './find-similar.js';
+import { onReindexCommand } from './reindex-command.js';
+import { onSimilarCommand } from './similar-command.js';
+import type { DiscordDeps, IncomingInteraction } from './types.js';
+
+/** Other interactions (buttons, unknown commands…) are ignored. */
+export async function onInteractionCreate(interaction: IncomingInteraction, deps: DiscordDeps): Promise<void> {
+  if (interaction.isAutocomplete()) return onAutocomplete(interaction, deps);
+  if (interaction.isChatInputCommand()) {
+    if (interaction.commandName === COMMAND_NAMES.similar) return onSimilarCommand(interaction, deps);
+    if (interaction.commandName === COMMAND_NAMES.reindex) return onReindexCommand(interaction, deps);
+    return;
+  }
+  if (interaction.isMessageContextMenuCommand() && interaction.commandName === COMMAND_NAMES.findSimilar) {
+    return onFindSimilar(interaction, deps);
+  }
+}

@@ -1,0 +1,1 @@
+export { createFetcher, type FetcherOptions } from './fetcher.js';

@@ -1,0 +1,87 @@
+/**
+ * runReindex: the shared /reindex flow once the caller is an admin.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createProgressThrottle, runReindex } from '@lookalike/chat';
+import { LookalikeError, USER_MESSAGES } from '@lookalike/core';
+import { fakeService, manualClock, progress, recordingLogger, SUMMARY } from './fakes.js';
+
+const texts = {
+  progress: (p: { done: number }) => `p${p.done}`,
+  summary: (s: { added: number }) => `done: ${s.added} added`,
+  inProgress: (e: LookalikeError, p: { done: number } | null) => `${e.userMessage} (${p?.done ?? '?'})`,
+  failed: (e: LookalikeError) => `failed: ${e.userMessage}`,
+};
+
+function throttled() {
+  const written: string[] = [];
+  const clock = manualClock();
+  const throttle = createProgressThrottle({
+    intervalMs: 1000,
+    clock,
+    write: async (t) => void written.push(t),
+    onWriteError: () => {},
+  });
+  return { written, clock, throttle };
+}
+
+test('GIVEN a reindex with progress THEN onProgress sees every event, progress goes through the throttle and the summary is written last', async () => {
+  const { written, clock, throttle } = throttled();
+  const seen: number[] = [];
+  const service = fakeService({
+    reindex: async (onProgress) => {
+      onProgress(progress(10));
+      clock.advance(10);
+      onProgress(progress(20));
+      onProgress(progress(30));
+      return SUMMARY;
+    },
+  });
+  const outcome = await runReindex({
+    service,
+    log: recordingLogger(),
+    throttle,
+    texts,
+    onProgress: (p) => void seen.push(p.done),
+  });
+  assert.equal(outcome.kind, 'done');
+  assert.deepEqual(seen, [10, 20, 30]);
+  assert.deepEqual(written, ['p10', 'done: 2 added'], 'the waiting 30% is dropped for the summary');
+  assert.equal(clock.pending(), 0);
+});
+
+test('GIVEN a reindex already running THEN the final text shows its progress and onProgress is never called', async () => {
+  const { written, throttle } = throttled();
+  let started = false;
+  const service = fakeService({
+    reindex: async () => {
+      throw new LookalikeError('REINDEX_IN_PROGRESS', 'busy', { details: { progress: progress(42) } });
+    },
+  });
+  const outcome = await runReindex({
+    service,
+    log: recordingLogger(),
+    throttle,
+    texts,
+    onProgress: () => {
+      started = true;
+    },
+  });
+  assert.equal(outcome.kind, 'in-progress');
+  assert.equal(started, false, 'this run never started');
+  assert.deepEqual(written, [`${USER_MESSAGES.REINDEX_IN_PROGRESS} (42)`]);
+});
+
+test('GIVEN a failing reindex THEN the failure text is written and an internal error is logged at error', async () => {
+  const log = recordingLogger();
+  const service = fakeService({
+    reindex: async () => {
+      throw new LookalikeError('CATALOG_NOT_FOUND', 'no folder');
+    },
+  });
+  const outcome = await runReindex({ service, log, texts });
+  assert.equal(outcome.kind, 'failed');
+  assert.match(outcome.text, /^failed: Something went wrong/);
+  assert.equal(log.entries.find((e) => e.msg === 'reindex failed')?.level, 'error');
+});
