@@ -1,6 +1,6 @@
 /**
  * Test wrappers around the REAL embedder: count what is embedded, pretend to be other weights,
- * or hold catalog work at a gate until the test opens it.
+ * (gating catalog work is test/helpers/gate.ts).
  */
 import type { Embedder, EmbedOptions, ImageInput, WeightsInfo } from '@lookalike/core';
 
@@ -53,49 +53,6 @@ export function countingEmbedder(real: Embedder, weights: Partial<WeightsInfo> =
       const out = await real.embed(inputs, options);
       embedded += inputs.length;
       return out;
-    },
-    dispose: () => Promise.resolve(),
-  };
-}
-
-export interface GatedEmbedder extends Embedder {
-  /** Resolves once the first batch-priority call is waiting at the gate. */
-  readonly firstHeld: Promise<void>;
-  /** Lets every held and later batch call through. */
-  open(): void;
-}
-
-/**
- * Holds every `batch` call (catalog work) until `open()`; interactive calls (queries) pass at
- * once. Makes "a query before the first batch commits" deterministic.
- */
-export function gatedEmbedder(real: Embedder): GatedEmbedder {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  let held!: () => void;
-  const firstHeld = new Promise<void>((r) => {
-    held = r;
-  });
-  return {
-    get dimension() {
-      return real.dimension;
-    },
-    get runtime() {
-      return real.runtime;
-    },
-    get weights() {
-      return real.weights;
-    },
-    firstHeld,
-    open: () => release(),
-    async embed(inputs: readonly ImageInput[], options?: EmbedOptions) {
-      if (options?.priority === 'batch') {
-        held();
-        await gate;
-      }
-      return real.embed(inputs, options);
     },
     dispose: () => Promise.resolve(),
   };

@@ -26,8 +26,8 @@ import { createEmbedder, type ImageEmbedder } from '@lookalike/embedder';
 import { createFetcher } from '@lookalike/fetch';
 import { createCollageRenderer, createImageInspector } from '@lookalike/render';
 import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.ts';
+import { steppedEmbedder } from '../helpers/gate.ts';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.ts';
-import { gatedEmbedder } from './embedders.ts';
 
 const ROOT = join(TEST_TMP_DIR, `catalog-live-${process.pid}`);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -161,7 +161,7 @@ describe('searchable while indexing (through the service)', () => {
 
   it('GIVEN a first reindex that has committed nothing yet THEN a query gets INDEX_BUILDING, never INDEX_EMPTY', async () => {
     const cat: TestCatalog = await makeTestCatalog(join(ROOT, 'small'), { count: 16, width: 160 });
-    const gated = gatedEmbedder(real);
+    const gated = steppedEmbedder(real);
     const catalog = await openCatalog({
       dataDir: join(ROOT, 'data-first'),
       imagesDir: cat.imagesDir,
@@ -189,13 +189,13 @@ describe('searchable while indexing (through the service)', () => {
         assert.doesNotMatch(err.userMessage, /admin|\/reindex|empty/i);
         return true;
       });
-      gated.open();
+      gated.openAll();
       const summary = await run;
       assert.equal(summary.added, 16);
       const answer = await service.findSimilar(query, { userId: 'then' });
       assert.equal(answer.results.length, 6);
     } finally {
-      gated.open();
+      gated.openAll();
       await service.close();
       await catalog.close();
     }

@@ -12,6 +12,7 @@ import { type Catalog, openCatalog } from '@lookalike/catalog';
 import {
   createSimilarityService,
   DEFAULT_IMAGE_LIMITS,
+  type Embedder,
   type ImageLimits,
   type Logger,
   parseConfig,
@@ -49,6 +50,11 @@ export interface TestStackOptions {
   >;
   /** Index the catalog before returning. @defaultValue true */
   reindex?: boolean;
+  /**
+   * Wraps the embedder the catalog uses (e.g. a gate that holds catalog batches), so tests can
+   * decide when a reindex commits. Queries use the real embedder. @defaultValue the real one
+   */
+  catalogEmbedder?: (real: ImageEmbedder) => Embedder;
   /** @defaultValue silentLogger */
   logger?: Logger;
 }
@@ -101,7 +107,7 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
       dataDir,
       imagesDir: generated.imagesDir,
       labelsPath: generated.labelsPath,
-      embedder,
+      embedder: options.catalogEmbedder?.(embedder) ?? embedder,
       logger,
     });
   } catch (err) {

@@ -1,0 +1,71 @@
+/**
+ * An embedder wrapper for the catalog that lets catalog (`batch`) work through only as far as the
+ * test allows, so "before the first batch commits" and "while the index still runs" are states a
+ * test reaches on purpose, not by timing. Queries (`interactive`) always pass at once.
+ */
+import type { Embedder, EmbedOptions, ImageInput } from '@lookalike/core';
+
+export interface SteppedEmbedder extends Embedder {
+  /** Lets `n` more catalog images through (each `embed` call of the catalog is one image). */
+  allow(n: number): void;
+  /** Lets everything through from now on. */
+  openAll(): void;
+  /** Resolves once a catalog image is waiting at the gate (the reindex is running, nothing passed). */
+  readonly firstHeld: Promise<void>;
+}
+
+export function steppedEmbedder(real: Embedder): SteppedEmbedder {
+  let credits = 0;
+  let open = false;
+  const waiting: (() => void)[] = [];
+  let markHeld!: () => void;
+  const firstHeld = new Promise<void>((r) => {
+    markHeld = r;
+  });
+  const pump = () => {
+    while (waiting.length > 0 && (open || credits > 0)) {
+      if (!open) credits--;
+      waiting.shift()?.();
+    }
+  };
+  return {
+    get dimension() {
+      return real.dimension;
+    },
+    get runtime() {
+      return real.runtime;
+    },
+    get weights() {
+      return real.weights;
+    },
+    firstHeld,
+    allow(n) {
+      credits += n;
+      pump();
+    },
+    openAll() {
+      open = true;
+      pump();
+    },
+    async embed(inputs: readonly ImageInput[], options?: EmbedOptions) {
+      if (options?.priority === 'batch') {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          markHeld();
+          pump();
+        });
+      }
+      return real.embed(inputs, options);
+    },
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/** Resolves once `check()` is true, looking again on every event-loop turn (bounded by `timeoutMs`). */
+export async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
