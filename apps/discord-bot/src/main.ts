@@ -36,16 +36,7 @@ async function main(): Promise<number> {
       const address = await listenOn(http, config.http);
       log.info({ ...address, localPage: config.http.localPage }, 'listening');
 
-      const bot = createDiscordBot({
-        service,
-        token: discord.token,
-        appId: discord.appId,
-        watchChannels: discord.watchChannels,
-        adminRoleIds: discord.adminRoleIds,
-        apiBase: discord.apiBase,
-        attachImages: discord.attachImages,
-        logger: root,
-      });
+      const bot = createDiscordBot({ ...discord, service, logger: root });
       proc.add(chatComponent('discord', bot));
       await bot.start();
     },

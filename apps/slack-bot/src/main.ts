@@ -27,15 +27,7 @@ async function main(): Promise<number> {
       const { embedder, service, metrics } = await startRuntime(proc, { config, logger: root });
       if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
 
-      const bot = createSlackBot({
-        service,
-        botToken: slack.botToken,
-        signingSecret: slack.signingSecret,
-        appToken: slack.appToken,
-        adminUserIds: slack.adminUserIds,
-        apiUrl: slack.apiUrl,
-        logger: root,
-      });
+      const bot = createSlackBot({ ...slack, service, logger: root });
       proc.add(chatComponent('slack', bot));
       // Verify the token (and connect, in Socket Mode) before Slack can reach us.
       await bot.start();

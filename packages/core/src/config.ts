@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LookalikeError } from './errors.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './media.js';
+import type { ServiceSettings } from './service.js';
 
 /** Discord's attachment CDN hosts and Slack's file host. */
 export const DEFAULT_ATTACHMENT_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'files.slack.com'] as const;
@@ -252,15 +253,7 @@ export const MAX_K = 10;
  * The service's numbers, from the parsed config. `concurrency`: the embedder coalesces concurrent
  * queries into batches, so two batches' worth in flight keeps it busy; the rest wait in the queue.
  */
-export function serviceSettingsFrom(config: Config): {
-  ratePerMinute: number;
-  queueMax: number;
-  concurrency: number;
-  farDistance: number;
-  image: ImageLimits;
-  maxK: number;
-  defaultK: number;
-} {
+export function serviceSettingsFrom(config: Config): ServiceSettings {
   return {
     ratePerMinute: config.limits.ratePerMinute,
     queueMax: config.limits.queueMax,

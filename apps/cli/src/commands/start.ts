@@ -124,30 +124,13 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
   });
 
   if (config.discord !== undefined) {
-    const discord = createDiscordBot({
-      service,
-      token: config.discord.token,
-      appId: config.discord.appId,
-      watchChannels: config.discord.watchChannels,
-      adminRoleIds: config.discord.adminRoleIds,
-      apiBase: config.discord.apiBase,
-      attachImages: config.discord.attachImages,
-      logger,
-    });
+    const discord = createDiscordBot({ ...config.discord, service, logger });
     proc.add(chatComponent('discord', discord));
     await discord.start();
     ctx.stderr.write(`Discord: connected as ${discord.client.user?.tag ?? 'the bot'}\n`);
   }
   if (config.slack !== undefined) {
-    const slack = createSlackBot({
-      service,
-      botToken: config.slack.botToken,
-      signingSecret: config.slack.signingSecret,
-      appToken: config.slack.appToken,
-      adminUserIds: config.slack.adminUserIds,
-      apiUrl: config.slack.apiUrl,
-      logger,
-    });
+    const slack = createSlackBot({ ...config.slack, service, logger });
     proc.add(chatComponent('slack', slack));
     // The token is verified (and Socket Mode connected) before Slack's events are routed here.
     await slack.start();
