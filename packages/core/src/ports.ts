@@ -97,7 +97,7 @@ export interface SearchOptions {
   excludeDuplicates?: boolean;
 }
 
-export type ReindexPhase = 'scanning' | 'hashing' | 'embedding' | 'removing' | 'indexing' | 'saving' | 'done';
+export type ReindexPhase = 'scanning' | 'hashing' | 'embedding' | 'removing' | 'done';
 
 /** A progress event of a running reindex. */
 export interface ReindexProgress {

@@ -112,6 +112,6 @@ export type AnswerStage = 'download' | 'inspect' | 'embed' | 'search' | 'collage
 export interface ServiceObserver {
   /** One finished request: its surface, outcome (`ok` or the error code) and total time. */
   request(surface: Surface, outcome: string, seconds: number): void;
-  /** One timed stage of a successful answer. */
+  /** One timed stage, each time it runs (a refused upload still reports its `inspect`). */
   stage(stage: AnswerStage, seconds: number): void;
 }

@@ -16,8 +16,6 @@ const PHASE_LABEL: Record<ReindexProgress['phase'], string> = {
   hashing: 'Hashing  ',
   removing: 'Removing ',
   embedding: 'Embedding',
-  indexing: 'Indexing ',
-  saving: 'Saving   ',
   done: 'Done     ',
 };
 
