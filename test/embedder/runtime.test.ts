@@ -117,7 +117,7 @@ describe('onnx embedder', () => {
       ['corrupt', Buffer.concat([good.subarray(0, 4), Buffer.alloc(3000, 0x33)]), 'IMAGE_DECODE_FAILED'],
       ['truncated', good.subarray(0, Math.floor(good.length * 0.6)), 'IMAGE_DECODE_FAILED'],
       ['truncated png', png.subarray(0, Math.floor(png.length * 0.6)), 'IMAGE_DECODE_FAILED'],
-      ['zero-byte', new Uint8Array(0), 'IMAGE_DECODE_FAILED'],
+      ['zero-byte', new Uint8Array(0), 'UNSUPPORTED_IMAGE'],
       ['svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), 'UNSUPPORTED_IMAGE'],
       ['text', Buffer.from('not an image at all'), 'UNSUPPORTED_IMAGE'],
       ['html', Buffer.from('<html><body>404</body></html>'), 'UNSUPPORTED_IMAGE'],
