@@ -2,8 +2,9 @@
  * `npm run bench:responsive`: how responsive the real `lookalike start` process stays while it
  * builds its first index, and then when idle.
  *
- * Starts `lookalike start` as a child (from source; the local page on, no chat tokens, untrained
- * weights) with ../shared/data/fashion-sample (1,731 photos) as LOOKALIKE_CATALOG_DIR on an
+ * Starts `lookalike start` as a child, as `npm start` runs it (the built CLI, apps/cli/dist; run
+ * `npm run build` first, or pass --source for the TypeScript sources through tsx, which compiles
+ * modules while it runs; the local page on, no chat tokens, untrained weights) with ../shared/data/fashion-sample (1,731 photos) as LOOKALIKE_CATALOG_DIR on an
  * empty data dir, and records, during the first index and then for --idle seconds after it:
  *   - GET /healthz latency p50, p99, max (one request every --health-ms, default 100 ms);
  *   - the process's event-loop lag p99 and max (read from /metrics every second: the
@@ -13,7 +14,8 @@
  *   - reindex throughput (images added / reindex duration, from the summary line).
  * Prints a table, the ratios and the issue's targets, and writes test/.tmp/bench-responsive.json.
  * Options: --dir DIR --labels CSV (another catalog), --idle S (default 40), --health-ms N,
- * --cpu-prof DIR (the child writes V8 CPU profiles of its threads there, to find what blocks the loop).
+ * --cpu-prof DIR (the child writes V8 CPU profiles of its threads there, to find what blocks the loop),
+ * --source (run apps/cli/src through tsx instead of the built dist).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -33,8 +35,14 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '40' },
     'health-ms': { type: 'string', default: '100' },
     'cpu-prof': { type: 'string' },
+    source: { type: 'boolean', default: false },
   },
 });
+const ENTRY = values.source ? 'apps/cli/src/main.ts' : 'apps/cli/dist/main.js';
+if (!existsSync(join(REPO_ROOT, ENTRY))) {
+  console.error(`${ENTRY} is missing: run \`npm run build\` first (or pass --source).`);
+  process.exit(2);
+}
 const idleSeconds = Number(values.idle);
 const healthEveryMs = Number(values['health-ms']);
 const QUERY_EVERY_MS = 2000;
@@ -90,8 +98,9 @@ async function main(): Promise<void> {
   console.log(`catalog: ${values.dir} (${photos.length} images); data dir: ${work}/data (empty)`);
 
   const t0 = performance.now();
+  console.log(`running ${ENTRY}`);
   const app = await spawnApp(
-    'apps/cli/src/main.ts',
+    ENTRY,
     ['start'],
     work,
     {
@@ -106,6 +115,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
     },
     values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`],
+    values.source,
   );
   const upAfter = (performance.now() - t0) / 1000;
   console.log(`server up after ${upAfter.toFixed(1)} s at ${app.base}; first index running`);

@@ -42,8 +42,11 @@ export async function spawnApp(
   cwd: string,
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
+  /** Run a TypeScript source entry through tsx (tests), or a built `.js` entry as is. */
+  fromSource = true,
 ): Promise<SpawnedApp> {
-  const argv = [...nodeArgs, '--conditions=source', '--import', 'tsx', join(REPO_ROOT, entry), ...args];
+  const loader = fromSource ? ['--conditions=source', '--import', 'tsx'] : [];
+  const argv = [...nodeArgs, ...loader, join(REPO_ROOT, entry), ...args];
   const child = spawn(process.execPath, argv, {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, ...env },
