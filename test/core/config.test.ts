@@ -35,9 +35,15 @@ describe('config', () => {
     assert.equal(c.limits.ratePerMinute, 5);
     assert.deepEqual(c.image, { maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 });
     assert.deepEqual(c.fetch.allowedHosts, [...DEFAULT_ATTACHMENT_HOSTS]);
+    assert.deepEqual([c.embedder.batchSize, c.embedder.batchSliceSize, c.embedder.workers], [8, 4, 1]);
     assert.equal(c.discord, undefined);
     assert.equal(c.slack, undefined);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.http));
+  });
+
+  test('GIVEN a catalog slice larger than the batch THEN it is held to the batch size', () => {
+    const c = parseConfig({ LOOKALIKE_BATCH_SIZE: '2', LOOKALIKE_BATCH_SLICE: '16', LOOKALIKE_EMBED_WORKERS: '2' });
+    assert.deepEqual([c.embedder.batchSize, c.embedder.batchSliceSize, c.embedder.workers], [2, 2, 2]);
   });
 
   test('GIVEN several bad variables THEN every one is named and no value is echoed', () => {

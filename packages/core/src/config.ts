@@ -46,6 +46,8 @@ export const configSchema = z.object({
   LOOKALIKE_EXIF: bool(true),
   LOOKALIKE_THREADS: int(0, 0, 256),
   LOOKALIKE_BATCH_SIZE: int(8, 1, 256),
+  LOOKALIKE_BATCH_SLICE: int(4, 1, 256),
+  LOOKALIKE_EMBED_WORKERS: int(1, 1, 64),
   LOOKALIKE_INDEX: z.enum(['flat', 'hnsw']).default('flat'),
   LOOKALIKE_HNSW_EF_SEARCH: int(96, 1, 4096),
   LOOKALIKE_MAX_PIXELS: int(DEFAULT_IMAGE_LIMITS.maxPixels, 1, 1_000_000_000),
@@ -90,6 +92,10 @@ export interface Config {
     /** 0 = one per core. */
     threads: number;
     batchSize: number;
+    /** Catalog images per inference call: a query waits for at most one slice in flight. */
+    batchSliceSize: number;
+    /** Inference worker threads (each with threads ÷ workers intra-op threads). */
+    workers: number;
   };
   /** Limits every image is held to: uploads, downloads, catalog files. */
   image: ImageLimits;
@@ -164,6 +170,8 @@ export function parseConfig(
       exif: c.LOOKALIKE_EXIF,
       threads: c.LOOKALIKE_THREADS,
       batchSize: c.LOOKALIKE_BATCH_SIZE,
+      batchSliceSize: Math.min(c.LOOKALIKE_BATCH_SLICE, c.LOOKALIKE_BATCH_SIZE),
+      workers: c.LOOKALIKE_EMBED_WORKERS,
     },
     image: { maxBytes: c.LOOKALIKE_MAX_BYTES, maxPixels: c.LOOKALIKE_MAX_PIXELS },
     index: { kind: c.LOOKALIKE_INDEX, efSearch: c.LOOKALIKE_HNSW_EF_SEARCH },

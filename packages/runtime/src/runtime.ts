@@ -28,6 +28,8 @@ export function embedderOptionsFrom(config: Config, logger: Logger): EmbedderOpt
     exif: e.exif,
     threads: e.threads,
     batchSize: e.batchSize,
+    batchSliceSize: e.batchSliceSize,
+    workers: e.workers,
     maxPixels: config.image.maxPixels,
     maxBytes: config.image.maxBytes,
     logger,
