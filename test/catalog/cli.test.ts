@@ -151,6 +151,22 @@ describe('lookalike CLI: catalog commands', () => {
     for (const out of [global.stderr, local.stderr]) assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
   });
 
+  it('GIVEN --data and --models after the command name THEN they apply, and `COMMAND --help` prints its usage', async () => {
+    const query = join(cat.imagesDir, cat.items[5]!.file);
+    const after = await runCli(['similar', query, '--json', '--data', dataDir(), `--models=${modelsDir}`, '-k', '3'], {
+      LOG_LEVEL: 'silent',
+    });
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal((JSON.parse(after.stdout) as { results: unknown[] }).results.length, 3);
+    const help = await runCli(['index', '--help'], { LOG_LEVEL: 'silent' });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: lookalike index \[DIR\]/);
+    assert.match(help.stdout, /--models DIR and --data DIR/);
+    const missing = await runCli(['index', 'x', '--data'], { LOG_LEVEL: 'silent' });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^lookalike: Option '--data <value>' argument missing/);
+  });
+
   it('GIVEN the real `lookalike` process THEN `similar --json` writes only JSON to stdout', async () => {
     const query = join(cat.imagesDir, cat.items[5]!.file);
     const { code, stdout, stderr } = await runCli(

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { LookalikeError, loadConfigOrReport } from '@lookalike/core';
 import { createRootLogger } from '@lookalike/runtime';
 import { COMMANDS } from './commands.js';
+import { splitGlobalOptions } from './global-options.js';
 
 async function usage(): Promise<string> {
   const specs = await Promise.all(COMMANDS.map((c) => c.load()));
@@ -46,22 +47,36 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lookalike: unknown command "${name}"\n\n${await usage()}\n`);
     return 2;
   }
-  const rest = argv.slice(commandToken.index + 1);
-  const global = argv.slice(0, commandToken.index);
-  let g: { values: { models?: string | undefined; data?: string | undefined } };
-  try {
-    g = parseArgs({ args: global, options: { models: { type: 'string' }, data: { type: 'string' } }, strict: true });
-  } catch (err) {
-    process.stderr.write(`lookalike: ${(err as Error).message}\n\n${await usage()}\n`);
+  // Global options may come before the command name or anywhere among its arguments.
+  const before = splitGlobalOptions(argv.slice(0, commandToken.index));
+  const after = splitGlobalOptions(argv.slice(commandToken.index + 1));
+  if (!before.ok || !after.ok || before.rest.length > 0) {
+    const message = !before.ok
+      ? before.message
+      : !after.ok
+        ? after.message
+        : `Unknown option '${before.rest[0] ?? ''}'`;
+    process.stderr.write(`lookalike: ${message}\n\n${await usage()}\n`);
     return 2;
   }
+  const spec = await entry.load();
+  if (before.global.help || after.global.help) {
+    process.stdout.write(
+      `Usage: lookalike ${spec.usage}\n\n${spec.summary}\n\n` +
+        'Every command also takes --models DIR and --data DIR (anywhere on the line).\n',
+    );
+    return 0;
+  }
+  // After the command name wins over before it, as a later flag would.
+  const modelsDir = after.global.models ?? before.global.models;
+  const dataDir = after.global.data ?? before.global.data;
+  const rest = after.rest;
 
-  const config = loadConfigOrReport('lookalike', { modelsDir: g.values.models, dataDir: g.values.data });
+  const config = loadConfigOrReport('lookalike', { modelsDir, dataDir });
   if (config === undefined) return 78;
   // stdout carries results: logs go to stderr (pretty when it is a terminal, JSON lines otherwise).
   const root = createRootLogger({ level: config.logLevel, app: 'lookalike', destination: 'stderr' });
   const logger = root.child({ command: name });
-  const spec = await entry.load();
   try {
     return await spec.run(rest, { config, logger, stdout: process.stdout, stderr: process.stderr });
   } catch (err) {
