@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run setup`: makes a fresh clone ready for the CLI and the tests. Idempotent.
 //   1. system packages (Debian/Ubuntu, as root): FAISS + OpenBLAS for the native index,
-//      DejaVu fonts for collage labels, Chromium for the browser test (skip with --no-browser)
+//      DejaVu fonts for collage labels, heif-enc for the tests' HEIC fixtures, Chromium for the
+//      browser test (skip with --no-browser)
 //   2. faiss-node built from its npm source against the system FAISS (scripts/setup-faiss.mjs)
 //   3. TypeScript build of every workspace (turbo)
 //   4. model files: the official Keras weights when reachable, otherwise untrained weights
@@ -46,7 +47,14 @@ if (major < 20) {
 }
 
 step('System packages');
-const wanted = ['libfaiss-dev', 'libopenblas-dev', 'fonts-dejavu-core', ...(withBrowser ? ['chromium'] : [])];
+const wanted = [
+  'libfaiss-dev',
+  'libopenblas-dev',
+  'fonts-dejavu-core',
+  // heif-enc: the tests make their HEIC fixtures with it (decoding in the product is libheif-js).
+  'libheif-examples',
+  ...(withBrowser ? ['chromium'] : []),
+];
 const hasApt =
   spawnSync('sh', ['-c', 'command -v apt-get && command -v dpkg-query'], { encoding: 'utf8' }).status === 0;
 if (!hasApt) {

@@ -1,26 +1,47 @@
 /**
  * The catalog CLI commands (index, similar, eval, demo-catalog), called as functions with a real
- * context, plus one `lookalike similar --json` run as a real process.
+ * context, plus `lookalike` runs as real processes: `similar --json`, options anywhere, and
+ * --help / -h / an unknown option on every command and sub-command, and --version.
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { LookalikeError, parseConfig, silentLogger } from '@lookalike/core';
 import sharp from 'sharp';
+import { runLookalike } from '../../apps/cli/src/cli.ts';
 import { demoCatalogCommand } from '../../apps/cli/src/commands/demo-catalog.ts';
 import { evalCommand } from '../../apps/cli/src/commands/eval.ts';
 import { indexCommand } from '../../apps/cli/src/commands/index.ts';
 import { similarCommand } from '../../apps/cli/src/commands/similar.ts';
+import { COMMANDS } from '../../apps/cli/src/commands.ts';
 import type { CliContext } from '../../apps/cli/src/context.ts';
 import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.ts';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.ts';
-import { runCli } from '../helpers/process.ts';
+import { REPO_ROOT, runCli } from '../helpers/process.ts';
 
 const ROOT = join(TEST_TMP_DIR, `catalog-cli-${process.pid}`);
 let modelsDir: string;
 let cat: TestCatalog;
+
+/** `lookalike ...args` in this process (the function the process entry calls), its output collected. */
+async function lookalike(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const code = await runLookalike(args, { stdout, stderr });
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, stdout: out, stderr: err };
+}
 
 function context(dataDir: string): CliContext & { out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -165,6 +186,87 @@ describe('lookalike CLI: catalog commands', () => {
     const missing = await runCli(['index', 'x', '--data'], { LOG_LEVEL: 'silent' });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^lookalike: Option '--data <value>' argument missing/);
+  });
+
+  it('GIVEN every command and sub-command THEN --help and -h (before or after it) exit 0 with its usage, and an unknown option exits 2', async () => {
+    // Every command line to try, from the command table itself, so a new command is covered too.
+    const lines: string[][] = [];
+    for (const entry of COMMANDS) {
+      const spec = await entry.load();
+      lines.push([spec.name]);
+      for (const sub of spec.subcommands ?? []) lines.push([spec.name, sub.name]);
+    }
+    for (const l of ['models fetch', 'models init', 'models info', 'discord register'])
+      assert.ok(
+        lines.some((line) => line.join(' ') === l),
+        l,
+      );
+    const dirs = ['--data', join(ROOT, 'loop-data'), '--models', modelsDir];
+    const runs = lines.flatMap((line) => [
+      { line, args: [...line, '--help'], code: 0 },
+      { line, args: ['-h', ...line], code: 0 },
+      { line, args: [...line, ...dirs, '--no-such-option'], code: 2 },
+    ]);
+    for (const { line, args, code } of runs) {
+      const what = `lookalike ${args.join(' ')}`;
+      const run = await lookalike(args);
+      assert.equal(run.code, code, `${what}: exit ${run.code}\n${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, `${what}: no stack trace`);
+      if (code === 0) {
+        const usage = `Usage: lookalike ${line.join(' ')}`;
+        assert.ok(run.stdout.startsWith(usage) && /\s/.test(run.stdout[usage.length] ?? ''), `${what}:\n${run.stdout}`);
+        assert.match(run.stdout, /--models DIR and --data DIR/, what);
+        assert.equal(run.stderr, '', what);
+      } else {
+        assert.equal(run.stdout, '', `${what}: nothing on stdout`);
+        assert.match(run.stderr, /--no-such-option/, `${what} names the option`);
+      }
+    }
+    assert.ok(!existsSync(join(ROOT, 'loop-data')), 'no command did any work');
+    const models = await lookalike(['models', '--help']);
+    assert.match(models.stdout, /^Usage: lookalike models fetch\|init\|info \[options\]/);
+    assert.match(
+      models.stdout,
+      /Sub-commands:\n {2}lookalike models fetch \[--url URL\]/,
+      'the sub-commands are listed',
+    );
+  });
+
+  it('GIVEN --version, `help COMMAND SUB` and no command THEN the version, that usage, and the command list (exit 2)', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'apps/cli/package.json'), 'utf8')) as {
+      version: string;
+    };
+    const v = await lookalike(['--version']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(v.stdout, `lookalike ${version}\n`);
+    assert.deepEqual(await lookalike(['similar', 'x.jpg', '--version']), v, 'after a command name too');
+    const help = await lookalike(['help', 'models', 'init']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: lookalike models init --untrained/);
+    const top = await lookalike(['--help']);
+    assert.equal(top.code, 0, top.stderr);
+    for (const entry of COMMANDS) assert.match(top.stdout, new RegExp(`^  ${entry.name}\\b`, 'm'), entry.name);
+    assert.match(top.stdout, /--version/);
+    const none = await lookalike([]);
+    assert.equal(none.code, 2);
+    assert.equal(none.stdout, top.stdout);
+    const unknown = await lookalike(['help', 'nope']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^lookalike: unknown command "nope"/);
+  });
+
+  it('GIVEN the real process THEN --version, a sub-command’s -h and an unknown `start` option exit 0, 0 and 2', async () => {
+    const [v, sub, start] = await Promise.all([
+      runCli(['--version'], { LOG_LEVEL: 'silent' }),
+      runCli(['models', 'fetch', '-h'], { LOG_LEVEL: 'silent' }),
+      runCli(['start', '--no-such-option'], { LOG_LEVEL: 'silent', LOOKALIKE_DATA_DIR: join(ROOT, 'loop-data') }),
+    ]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^lookalike \d+\.\d+\.\d+\n$/);
+    assert.equal(sub.code, 0, sub.stderr);
+    assert.match(sub.stdout, /^Usage: lookalike models fetch \[--url URL\]/);
+    assert.equal(start.code, 2, start.stderr);
+    assert.match(start.stderr, /^lookalike start: Unknown option '--no-such-option'/);
   });
 
   it('GIVEN the real `lookalike` process THEN `similar --json` writes only JSON to stdout', async () => {

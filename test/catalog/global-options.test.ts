@@ -9,17 +9,25 @@ describe('global options', () => {
   test('GIVEN --data / --models among a command’s arguments THEN they are taken out, in both spellings', () => {
     assert.deepEqual(splitGlobalOptions(['DIR', '--data', 'd', '--labels', 'l.csv', '--models=m']), {
       ok: true,
-      global: { help: false, data: 'd', models: 'm' },
+      global: { help: false, version: false, data: 'd', models: 'm' },
       rest: ['DIR', '--labels', 'l.csv'],
     });
   });
 
   test('GIVEN --help or -h THEN help; GIVEN `--` THEN nothing after it is taken', () => {
-    assert.deepEqual(splitGlobalOptions(['-h']), { ok: true, global: { help: true }, rest: [] });
+    assert.deepEqual(splitGlobalOptions(['-h']), { ok: true, global: { help: true, version: false }, rest: [] });
     assert.deepEqual(splitGlobalOptions(['x', '--', '--data', 'd']), {
       ok: true,
-      global: { help: false },
+      global: { help: false, version: false },
       rest: ['x', '--', '--data', 'd'],
+    });
+  });
+
+  test('GIVEN --version anywhere THEN it is taken out; a later --data wins over an earlier one', () => {
+    assert.deepEqual(splitGlobalOptions(['--data', 'a', 'index', '--version', '--data=b']), {
+      ok: true,
+      global: { help: false, version: true, data: 'b' },
+      rest: ['index'],
     });
   });
 

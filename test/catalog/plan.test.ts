@@ -7,8 +7,10 @@ import { describe, it } from 'node:test';
 import {
   type FailureRow,
   type ItemRow,
+  massRemovalError,
   parseLabels,
   planReindex,
+  removalCount,
   resolveHashed,
   type ScannedFile,
 } from '@lookalike/catalog';
@@ -168,5 +170,27 @@ describe('resolveHashed', () => {
       assert.equal(out.kind, 'changed');
       assert.deepEqual(out.kind === 'changed' && out.job, { file: job.file, metadata: '{}', kind: 'updated', row: r });
     }
+  });
+});
+
+describe('the mass-removal guard', () => {
+  it('GIVEN an empty scan over stored items THEN every item counts as removed and the run is refused with the count', () => {
+    const items = [row('a.jpg'), row('b.jpg'), row('c.jpg')];
+    assert.equal(removalCount({ files: [] }, items), 3);
+    const err = massRemovalError(3, 3, '/mnt/shop');
+    assert.equal(err?.code, 'REINDEX_MASS_REMOVAL');
+    assert.deepEqual(err?.details, { wouldRemove: 3, total: 3, imagesDir: '/mnt/shop', folderMissing: false });
+    assert.match(err?.userMessage ?? '', /remove 3 of the 3 items/);
+    assert.match(err?.userMessage ?? '', /looks empty/);
+    assert.match(massRemovalError(3, 3, '/mnt/shop', true)?.userMessage ?? '', /is missing/);
+  });
+
+  it('GIVEN exactly half removed THEN it goes ahead; more than half THEN refused; an empty catalog is never refused', () => {
+    const items = [row('a.jpg'), row('b.jpg'), row('c.jpg'), row('d.jpg')];
+    assert.equal(removalCount({ files: [file('a.jpg'), file('b.jpg'), file('new.jpg')] }, items), 2);
+    assert.equal(massRemovalError(2, 4, '/x'), undefined);
+    assert.equal(massRemovalError(3, 4, '/x')?.code, 'REINDEX_MASS_REMOVAL');
+    assert.match(massRemovalError(3, 4, '/x')?.userMessage ?? '', /most files in \/x are gone/);
+    assert.equal(massRemovalError(0, 0, '/x'), undefined);
   });
 });

@@ -12,6 +12,7 @@ import {
   LookalikeError,
   type Notice,
   type ReindexProgress,
+  type ReindexRunOptions,
   type ReindexSummary,
   type ServiceStatus,
   type SimilarityService,
@@ -158,7 +159,7 @@ export interface FakeServiceOptions {
   /** What the n-th findSimilar call (0-based) gives: an answer, an error to throw, or undefined for the default answer. */
   answer?: (call: FindSimilarCall, n: number) => Answer | Error | undefined;
   /** The reindex run. @defaultValue resolves with SUMMARY */
-  reindex?: (onProgress: (p: ReindexProgress) => void) => Promise<ReindexSummary>;
+  reindex?: (onProgress: (p: ReindexProgress) => void, options: ReindexRunOptions) => Promise<ReindexSummary>;
   facets?: { genders: string[]; articleTypes: string[] };
   status?: Partial<ServiceStatus>;
 }
@@ -166,6 +167,8 @@ export interface FakeServiceOptions {
 export type FakeService = SimilarityService & {
   calls: FindSimilarCall[];
   reindexCalls: number;
+  /** The options of each reindex call, in order. */
+  reindexOptions: ReindexRunOptions[];
   /** Calls of answer.images() (attachments beside the collage). */
   imagesCalls: number;
 };
@@ -175,6 +178,7 @@ export function fakeService(options: FakeServiceOptions = {}): FakeService {
   const service: FakeService = {
     calls,
     reindexCalls: 0,
+    reindexOptions: [],
     imagesCalls: 0,
     async findSimilar(image, opts) {
       const call = { image, options: opts };
@@ -193,9 +197,10 @@ export function fakeService(options: FakeServiceOptions = {}): FakeService {
     async fetchImage() {
       throw new Error('adapters must pass { url } to findSimilar, not call fetchImage');
     },
-    async reindex(onProgress) {
+    async reindex(onProgress, runOptions = {}) {
       service.reindexCalls += 1;
-      return (options.reindex ?? (async () => SUMMARY))(onProgress ?? (() => {}));
+      service.reindexOptions.push(runOptions);
+      return (options.reindex ?? (async () => SUMMARY))(onProgress ?? (() => {}), runOptions);
     },
     status() {
       return {
@@ -216,6 +221,14 @@ export function fakeService(options: FakeServiceOptions = {}): FakeService {
     async close() {},
   };
   return service;
+}
+
+/** The catalog's refusal of a run that would remove `wouldRemove` of `total` items. */
+export function massRemovalRefusal(wouldRemove: number, total: number): LookalikeError {
+  return new LookalikeError('REINDEX_MASS_REMOVAL', `would remove ${wouldRemove} of ${total}`, {
+    details: { wouldRemove, total, imagesDir: '/catalog/images', folderMissing: false },
+    userMessage: `This reindex would remove ${wouldRemove} of the ${total} items in the catalog. Nothing was changed.`,
+  });
 }
 
 /** A clock that only moves when told to; due timers fire on `advance`. */

@@ -126,3 +126,37 @@ test('GIVEN a failing write THEN the error is reported and later writes still go
   assert.equal(errors.length, 1);
   assert.deepEqual(written, ['good', 'done']);
 });
+
+test('GIVEN a write in flight and a text waiting WHEN cancel() THEN it resolves after the write settles, drops the waiting text and ignores later pushes', async () => {
+  const clock = manualClock();
+  const written: string[] = [];
+  let release: () => void = () => {};
+  const t = createProgressThrottle({
+    intervalMs: 1000,
+    clock,
+    write: (text) =>
+      new Promise<void>((resolve) => {
+        release = () => {
+          written.push(text);
+          resolve();
+        };
+      }),
+    onWriteError: () => {},
+  });
+  t.push('a');
+  t.push('b'); // waits behind the write in flight
+  let cancelled = false;
+  const done = t.cancel().then(() => {
+    cancelled = true;
+  });
+  await settle();
+  assert.equal(cancelled, false, 'cancel waits for the write in flight');
+  release();
+  await done;
+  assert.deepEqual(written, ['a']);
+  t.push('c');
+  clock.advance(5000);
+  await settle();
+  assert.deepEqual(written, ['a'], 'nothing after cancel');
+  assert.equal(clock.pending(), 0);
+});

@@ -9,7 +9,13 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { configSchema, DEFAULT_ATTACHMENT_HOSTS, LookalikeError, parseConfig } from '@lookalike/core';
+import {
+  configSchema,
+  DEFAULT_ATTACHMENT_HOSTS,
+  LookalikeError,
+  parseConfig,
+  serviceSettingsFrom,
+} from '@lookalike/core';
 import { TEST_TMP_DIR } from '../helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,12 +39,31 @@ describe('config', () => {
     assert.equal(c.http.port, 3000);
     assert.equal(c.http.localPage, true);
     assert.equal(c.limits.ratePerMinute, 5);
+    assert.equal(c.limits.pageRatePerMinute, 60);
+    assert.equal(c.fetch.allowPrivate, false, 'private addresses are refused unless opted in');
+    assert.deepEqual(c.http.publicHosts, []);
     assert.deepEqual(c.image, { maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 });
     assert.deepEqual(c.fetch.allowedHosts, [...DEFAULT_ATTACHMENT_HOSTS]);
     assert.deepEqual([c.embedder.batchSize, c.embedder.batchSliceSize, c.embedder.workers], [8, 4, 1]);
     assert.equal(c.discord, undefined);
     assert.equal(c.slack, undefined);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.http));
+  });
+
+  test('GIVEN the hardening settings THEN they are parsed, and the page budget reaches the service settings', () => {
+    const c = parseConfig({
+      LOOKALIKE_FETCH_ALLOW_PRIVATE: 'true',
+      LOOKALIKE_PUBLIC_HOSTS: 'shop.example, lookalike.example.org',
+      LOOKALIKE_PAGE_RATE_PER_MINUTE: '120',
+      LOOKALIKE_RATE_PER_MINUTE: '7',
+    });
+    assert.equal(c.fetch.allowPrivate, true);
+    assert.deepEqual(c.http.publicHosts, ['shop.example', 'lookalike.example.org']);
+    const s = serviceSettingsFrom(c);
+    assert.deepEqual([s.ratePerMinute, s.pageRatePerMinute], [7, 120]);
+    assert.deepEqual(configError({ LOOKALIKE_FETCH_ALLOW_PRIVATE: 'sure' }).details.variables, [
+      'LOOKALIKE_FETCH_ALLOW_PRIVATE',
+    ]);
   });
 
   test('GIVEN a catalog slice larger than the batch THEN it is held to the batch size', () => {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  decodableKind,
   formatDuration,
   formatProgressBar,
   formatResultLine,
@@ -136,5 +137,8 @@ describe('sniff', () => {
     assert.equal(sniff(ftyp('heic', 'mif1', 'heic')).kind, 'heic');
     assert.equal(sniff(ftyp('mif1', 'mif1', 'heic')).kind, 'heic');
     assert.equal(sniff(ftyp('isom', 'mp41')).kind, 'unknown', 'an MP4 video is not an image');
+    // One decision for the whole repo: HEIC is decodable (libheif-js in the embedder), a video is not.
+    assert.equal(decodableKind(ftyp('heic', 'mif1', 'heic')), 'heic');
+    assert.throws(() => decodableKind(ftyp('isom', 'mp41')), { code: 'UNSUPPORTED_IMAGE' });
   });
 });

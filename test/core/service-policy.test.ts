@@ -196,10 +196,25 @@ describe('SimilarityService policy', () => {
 
   test('GIVEN the rate limit is reached THEN RATE_LIMITED comes before any download', async () => {
     const { r, service } = rig({ ratePerMinute: 1 });
-    await service.findSimilar({ url: 'https://x/1.jpg' }, { userId: 'u' });
+    await service.findSimilar({ url: 'https://x/1.jpg' }, { userId: 'u', surface: 'slack' });
     r.calls.length = 0;
-    await rejectsWith(service.findSimilar({ url: 'https://x/2.jpg' }, { userId: 'u' }), 'RATE_LIMITED');
+    await rejectsWith(
+      service.findSimilar({ url: 'https://x/2.jpg' }, { userId: 'u', surface: 'slack' }),
+      'RATE_LIMITED',
+    );
     assert.deepEqual(r.calls, []);
+    await service.close();
+  });
+
+  test('GIVEN separate page and chat budgets THEN the page keeps its own limit and chat users keep theirs', async () => {
+    const { service } = rig({ ratePerMinute: 1, pageRatePerMinute: 3 });
+    for (let i = 0; i < 3; i++) await service.findSimilar(PHOTO, { userId: 'web:1', surface: 'page' });
+    const page = await rejectsWith(service.findSimilar(PHOTO, { userId: 'web:1', surface: 'page' }), 'RATE_LIMITED');
+    assert.match(page.message, /3\/min/);
+    await service.findSimilar(PHOTO, { userId: 'u1', surface: 'discord' });
+    await rejectsWith(service.findSimilar(PHOTO, { userId: 'u1', surface: 'discord' }), 'RATE_LIMITED');
+    // One budget does not draw on the other, even for the same id.
+    await service.findSimilar(PHOTO, { userId: 'web:1', surface: 'slack' });
     await service.close();
   });
 

@@ -123,12 +123,13 @@ describe('SimilarityService on the real stack', () => {
   });
 
   test('GIVEN 5 queries per minute THEN the 6th is RATE_LIMITED, others are not, and it recovers with time', async () => {
-    for (let i = 0; i < 5; i++) await stack.service.findSimilar(query, { userId: 'rate' });
-    const err = await rejectsWith(stack.service.findSimilar(query, { userId: 'rate' }), 'RATE_LIMITED');
+    const chat = { surface: 'discord' } as const;
+    for (let i = 0; i < 5; i++) await stack.service.findSimilar(query, { userId: 'rate', ...chat });
+    const err = await rejectsWith(stack.service.findSimilar(query, { userId: 'rate', ...chat }), 'RATE_LIMITED');
     assert.ok(Number(err.details.retryAfterMs) > 0);
-    await stack.service.findSimilar(query, { userId: 'someone-else' });
+    await stack.service.findSimilar(query, { userId: 'someone-else', ...chat });
     clock += 12_000;
-    await stack.service.findSimilar(query, { userId: 'rate' });
+    await stack.service.findSimilar(query, { userId: 'rate', ...chat });
   });
 
   test('GIVEN a full queue THEN BUSY, and the queued ones still finish', async () => {

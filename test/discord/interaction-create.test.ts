@@ -11,12 +11,15 @@ import {
   type IncomingInteraction,
   type MessageCommandInteraction,
   onInteractionCreate,
+  REINDEX_CANCELLED_TEXT,
+  type ReindexButtonInteraction,
+  reindexButtonId,
   renderSummary,
 } from '@lookalike/discord';
 import { fakeService, SUMMARY } from '../chat/fakes.js';
-import { ADMIN_ROLE, attachments, build, channel, image, interaction, similar } from './listener-fakes.js';
+import { ADMIN_ROLE, attachments, build, buttonPress, channel, image, interaction, similar } from './listener-fakes.js';
 
-type Kind = 'autocomplete' | 'chat' | 'message' | 'other';
+type Kind = 'autocomplete' | 'chat' | 'message' | 'button' | 'other';
 
 /** The type checks of a discord.js interaction, answering for one kind. */
 function kindOf(kind: Kind): IncomingInteraction {
@@ -29,6 +32,9 @@ function kindOf(kind: Kind): IncomingInteraction {
     },
     isMessageContextMenuCommand(): this is MessageCommandInteraction {
       return kind === 'message';
+    },
+    isButton(): this is ReindexButtonInteraction {
+      return kind === 'button';
     },
   };
 }
@@ -128,6 +134,20 @@ describe('onInteractionCreate', () => {
     assert.deepEqual(unknownMessage.calls, []);
     assert.deepEqual(other.calls, []);
     assert.equal(service.calls.length, 0);
+    assert.equal(service.reindexCalls, 0);
+  });
+
+  test('GIVEN a /reindex button THEN it reaches the confirmation listener; another button is left alone', async () => {
+    const { deps, service } = build();
+    const cancel = buttonPress(reindexButtonId('cancel', 'user-9'), 'user-9', { roles: [ADMIN_ROLE] });
+    await onInteractionCreate({ ...kindOf('button'), ...cancel.i }, deps);
+    assert.deepEqual(
+      cancel.calls.map((c) => [c.op, c.body?.content]),
+      [['update', REINDEX_CANCELLED_TEXT]],
+    );
+    const foreign = buttonPress('someone-else:vote:1', 'user-9', { roles: [ADMIN_ROLE] });
+    await onInteractionCreate({ ...kindOf('button'), ...foreign.i }, deps);
+    assert.deepEqual(foreign.calls, []);
     assert.equal(service.reindexCalls, 0);
   });
 });

@@ -6,6 +6,7 @@ import type {
   AttachmentInfo,
   DiscordDeps,
   DiscordMessage,
+  ReindexButtonInteraction,
   ReindexCommandInteraction,
   RepliableInteraction,
   SimilarCommandInteraction,
@@ -184,4 +185,26 @@ export function reindexInteraction(
     channel: ch,
   };
   return { i, calls, sent: ch?.sent ?? [] };
+}
+
+/**
+ * A press of a /reindex button (`customId`) by user `userId` with `member`'s rights. `update` is
+ * recorded as op 'update' (callback type 7); editReply edits the message the button is on.
+ */
+export function buttonPress(
+  customId: string,
+  userId: string,
+  member: { permissions?: bigint[]; roles?: string[] },
+  over: InteractionOverrides = {},
+) {
+  const { i: base, calls, sent } = reindexInteraction(member, over);
+  const i: ReindexButtonInteraction = {
+    ...base,
+    user: { id: userId },
+    customId,
+    async update(body) {
+      calls.push({ op: 'update', body: asReply(body) });
+    },
+  };
+  return { i, calls, sent };
 }

@@ -12,8 +12,13 @@ import {
   onAutocomplete,
   onFindSimilar,
   onMessageCreate,
+  onReindexButton,
   onReindexCommand,
   onSimilarCommand,
+  REINDEX_CONFIRMED_TEXT,
+  REINDEX_NOT_YOURS_TEXT,
+  reindexButtonId,
+  renderMassRemoval,
   renderProgress,
   renderSummary,
 } from '@lookalike/discord';
@@ -21,6 +26,7 @@ import { PermissionFlagsBits, RESTJSONErrorCodes } from 'discord.js';
 import {
   fakeService,
   manualClock,
+  massRemovalRefusal,
   NOTICES_WHILE_INDEXING,
   progress,
   SUMMARY,
@@ -31,6 +37,7 @@ import {
   ADMIN_ROLE,
   attachments,
   build,
+  buttonPress,
   channel,
   EPHEMERAL,
   image,
@@ -514,5 +521,60 @@ describe('onReindexCommand (/reindex)', () => {
     await onReindexCommand(i, deps);
     assert.equal(calls.at(-1)?.body?.content, new LookalikeError('INTERNAL', 'x').userMessage);
     assert.equal(log.entries.find((e) => e.msg === 'reindex failed')?.level, 'error');
+  });
+});
+
+describe('/reindex refused for mass removal, and its buttons', () => {
+  /** The components of a recorded edit as JSON (the listener sends builders). */
+  const componentsOf = (body: unknown) =>
+    JSON.parse(JSON.stringify((body as { components?: unknown[] }).components ?? [])) as unknown[];
+
+  test('GIVEN the catalog refuses THEN the reply shows its sentence with Remove and Cancel buttons naming the admin', async () => {
+    const refusal = massRemovalRefusal(1234, 1500);
+    const { deps, service } = build(fakeService({ reindex: async () => Promise.reject(refusal) }));
+    const { i, calls } = reindexInteraction({ roles: [ADMIN_ROLE] });
+    await onReindexCommand(i, deps);
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ['defer', 'edit'],
+    );
+    assert.equal(calls[1]?.body?.content, renderMassRemoval(refusal.userMessage));
+    assert.deepEqual(componentsOf(calls[1]?.body), [
+      {
+        type: 1,
+        components: [
+          {
+            type: 2,
+            style: 4,
+            label: 'Remove 1,234 items and reindex',
+            custom_id: reindexButtonId('confirm', 'user-2'),
+          },
+          { type: 2, style: 2, label: 'Cancel', custom_id: reindexButtonId('cancel', 'user-2') },
+        ],
+      },
+    ]);
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: false }]);
+  });
+
+  test('GIVEN the asking admin presses Remove THEN the buttons go at once and the reindex runs with allowRemovals', async () => {
+    const { deps, service } = build();
+    const { i, calls } = buttonPress(reindexButtonId('confirm', 'user-7'), 'user-7', { roles: [ADMIN_ROLE] });
+    await onReindexButton(i, deps);
+    assert.deepEqual(calls[0], { op: 'update', body: { content: REINDEX_CONFIRMED_TEXT, components: [] } });
+    assert.deepEqual(calls.at(-1), { op: 'edit', body: { content: renderSummary(SUMMARY) } });
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true }]);
+  });
+
+  test('GIVEN someone else presses, or the asker lost the admin role THEN a private refusal and no reindex', async () => {
+    const { deps, service } = build();
+    const other = buttonPress(reindexButtonId('confirm', 'user-7'), 'user-8', {
+      permissions: [PermissionFlagsBits.ManageGuild],
+    });
+    await onReindexButton(other.i, deps);
+    assert.deepEqual(other.calls, [{ op: 'reply', body: { content: REINDEX_NOT_YOURS_TEXT, flags: EPHEMERAL } }]);
+    const demoted = buttonPress(reindexButtonId('confirm', 'user-7'), 'user-7', { roles: [] });
+    await onReindexButton(demoted.i, deps);
+    assert.deepEqual(demoted.calls, [{ op: 'reply', body: { content: USER_MESSAGES.FORBIDDEN, flags: EPHEMERAL } }]);
+    assert.equal(service.reindexCalls, 0);
   });
 });

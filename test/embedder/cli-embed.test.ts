@@ -56,7 +56,7 @@ test('GIVEN two images and a text file THEN it prints two unit-norm 2048-d JSON 
   const errLines = stderr.trim().split('\n');
   assert.ok(
     errLines.includes(
-      `${bad}: UNSUPPORTED_IMAGE: That file isn't a photo I can read. Please send a JPEG, PNG, WebP, GIF, AVIF or TIFF image.`,
+      `${bad}: UNSUPPORTED_IMAGE: That file isn't a photo I can read. Please send a JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF image.`,
     ),
     stderr,
   );

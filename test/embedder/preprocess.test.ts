@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { decodableKind, HEIC_USER_MESSAGE, sniff } from '@lookalike/core';
+import { decodableKind, sniff, USER_MESSAGES } from '@lookalike/core';
 import {
   CAFFE_MEAN_BGR,
   decodeRgb,
@@ -79,7 +79,7 @@ describe('format detection (core sniff)', () => {
     }
   });
 
-  test('GIVEN a HEIC photo THEN UNSUPPORTED_IMAGE with a sentence that names HEIC', async () => {
+  test('GIVEN a HEIC container with no readable image THEN IMAGE_DECODE_FAILED (HEIC is decodable: heic.test.ts)', async () => {
     // ftyp box, major brand heic, compatible brands mif1 + heic, then junk.
     const heic = Buffer.concat([
       Buffer.from([0, 0, 0, 0x18]),
@@ -89,9 +89,10 @@ describe('format detection (core sniff)', () => {
       Buffer.alloc(200, 7),
     ]);
     assert.deepEqual(sniff(heic), { kind: 'heic', image: true });
-    const err = await rejectsWith(preprocessImage(heic), 'UNSUPPORTED_IMAGE');
-    assert.equal(err.userMessage, HEIC_USER_MESSAGE);
-    assert.match(err.userMessage, /HEIC/);
+    assert.equal(decodableKind(heic), 'heic');
+    const err = await rejectsWith(preprocessImage(heic), 'IMAGE_DECODE_FAILED');
+    assert.equal(err.details.format, 'heic');
+    assert.equal(err.userMessage, USER_MESSAGES.IMAGE_DECODE_FAILED);
   });
 
   test('GIVEN empty bytes THEN UNSUPPORTED_IMAGE, as on the answer path (one decision, in core)', async () => {

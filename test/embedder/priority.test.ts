@@ -9,7 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { HEIC_USER_MESSAGE, LookalikeError, USER_MESSAGES } from '@lookalike/core';
+import { LookalikeError, USER_MESSAGES } from '@lookalike/core';
 import { createEmbedder, type ImageEmbedder } from '@lookalike/embedder';
 import { rejectsWith } from '../helpers/assert.js';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
@@ -101,7 +101,7 @@ describe('per-image failures across the thread boundary', () => {
       [1, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), 'UNSUPPORTED_IMAGE'],
       [3, jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'IMAGE_DECODE_FAILED'],
       [5, await bombPng(), 'IMAGE_TOO_LARGE'],
-      [7, heic, 'UNSUPPORTED_IMAGE'],
+      [7, heic, 'IMAGE_DECODE_FAILED'],
       [8, join(dir, 'missing.jpg'), 'IMAGE_DECODE_FAILED'],
     ];
     const inputs: (Uint8Array | string)[] = [...good];
@@ -122,7 +122,8 @@ describe('per-image failures across the thread boundary', () => {
     });
     const reason = (i: number) => (settled[i] as PromiseRejectedResult).reason as LookalikeError;
     assert.equal(reason(1).userMessage, USER_MESSAGES.UNSUPPORTED_IMAGE);
-    assert.equal(reason(7).userMessage, HEIC_USER_MESSAGE);
+    assert.equal(reason(7).userMessage, USER_MESSAGES.IMAGE_DECODE_FAILED);
+    assert.equal(reason(7).details.format, 'heic', 'a HEIC goes to libheif-js, which finds no image in it');
     assert.equal(reason(5).details.width, 20000, 'details survive the thread boundary');
     assert.match(reason(5).userMessage, /under .* and .* megapixels/);
     assert.equal(reason(8).details.path, join(dir, 'missing.jpg'));

@@ -1,13 +1,16 @@
 /**
- * The weights pipeline: Keras-layout HDF5 (current and legacy names) → validated weights →
- * resnet50.onnx + tfjs + manifest.json, checked against an independent float64 Keras reference.
+ * The weights pipeline: Keras-layout HDF5 (current and legacy names; Keras 2 and Keras 1
+ * layouts) → validated weights → resnet50.onnx + tfjs + manifest.json, checked against an
+ * independent float64 Keras reference at each scheme's batch-norm epsilon.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isLookalikeError, LookalikeError } from '@lookalike/core';
 import {
+  BN_EPSILON_CURRENT,
+  BN_EPSILON_LEGACY,
   CAFFE_MEAN_BGR,
   CONV_UNITS,
   convertWeightsFile,
@@ -23,19 +26,40 @@ import {
   readManifest,
   SeededRandom,
   type UnitWeights,
+  type WeightRole,
+  weightNameStyle,
   weightsInfo,
   writeKerasWeights,
 } from '@lookalike/embedder';
 import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm/node';
 import * as ort from 'onnxruntime-node';
-import { kerasReferenceEmbedding, readReferenceWeights } from '../helpers/keras-reference.js';
-import { ensureUntrainedModels, TEST_TMP_DIR, UNTRAINED_TEST_SEED } from '../helpers/models.js';
+import {
+  KERAS_EPSILON_CURRENT,
+  KERAS_EPSILON_LEGACY,
+  kerasReferenceEmbedding,
+  readReferenceWeights,
+} from '../helpers/keras-reference.js';
+import {
+  ensureUntrainedModels,
+  legacyLayerName,
+  TEST_TMP_DIR,
+  UNTRAINED_TEST_SEED,
+  writeKeras1Weights,
+} from '../helpers/models.js';
 
 const SEED = 20261129;
+/**
+ * A quarter of every batch norm's channels get variances in [1e-4, 1e-2] (γ scaled by √var), as
+ * trained weights have, so that the two batch-norm epsilons give visibly different vectors.
+ */
+const SMALL_VARIANCE_FRACTION = 0.25;
 const work = join(TEST_TMP_DIR, `weights-test-${process.pid}`);
 const currentH5 = join(work, 'current.h5');
+/** Legacy layer names in the Keras 2 layout (what a Keras 2 `save_weights` of that model writes). */
 const legacyH5 = join(work, 'legacy.h5');
+/** Legacy layer names in the Keras 1 layout, like the fchollet v0.2 file. */
+const keras1H5 = join(work, 'keras1.h5');
 let weights: ResNet50Weights;
 
 /** A deterministic caffe-preprocessed 224×224 NHWC image (BGR minus mean): gradients, stripes, noise. */
@@ -118,9 +142,10 @@ function norm(v: ArrayLike<number>): number {
 
 before(async () => {
   await mkdir(work, { recursive: true });
-  weights = createUntrainedWeights(SEED);
+  weights = createUntrainedWeights(SEED, { smallVarianceFraction: SMALL_VARIANCE_FRACTION });
   await writeKerasWeights(currentH5, weights, { scheme: 'current', strings: 'fixed' });
   await writeKerasWeights(legacyH5, weights, { scheme: 'legacy', strings: 'vlen' });
+  await writeKeras1Weights(keras1H5, weights);
 });
 
 after(async () => {
@@ -137,7 +162,7 @@ describe('Keras ResNet50 layout', () => {
   });
 
   it('GIVEN the same seed THEN untrained weights are identical; another seed THEN the draws differ', () => {
-    const again = createUntrainedWeights(SEED);
+    const again = createUntrainedWeights(SEED, { smallVarianceFraction: SMALL_VARIANCE_FRACTION });
     for (const u of CONV_UNITS) {
       const a = weights.units.get(u.id);
       const b = again.units.get(u.id);
@@ -167,19 +192,55 @@ describe('Keras ResNet50 layout', () => {
     const expected = Math.sqrt(2 / (3 * 3 * u.inChannels));
     assert.ok(Math.abs(std / expected - 1) < 0.02, `std ${std} vs ${expected}`);
     assert.ok(Math.abs(mean) < expected * 0.01);
-    for (const v of w.movingVariance) assert.ok(v >= 0.8 && v <= 1.2);
-    for (const g of w.gamma) assert.ok(g >= 0.8 && g <= 1.2);
+    const plain = createUntrainedWeights(SEED).units.get(u.id);
+    assert.ok(plain);
+    for (const v of plain.movingVariance) assert.ok(v >= 0.8 && v <= 1.2);
+    for (const g of plain.gamma) assert.ok(g >= 0.8 && g <= 1.2);
+  });
+
+  it('GIVEN smallVarianceFraction THEN every batch norm has some channels with variances in [1e-4, 1e-2], the rest tame', () => {
+    let small = 0;
+    let total = 0;
+    for (const u of CONV_UNITS) {
+      const w = weights.units.get(u.id);
+      assert.ok(w);
+      let here = 0;
+      w.movingVariance.forEach((v, o) => {
+        const g = w.gamma[o] as number;
+        if (v < 0.5) {
+          assert.ok(v >= 1e-4 && v <= 1e-2, `${u.id} variance ${v}`);
+          assert.ok(g / Math.sqrt(v) >= 0.8 && g / Math.sqrt(v) <= 1.2, `${u.id} γ/√var ${g / Math.sqrt(v)}`);
+          here++;
+        } else {
+          assert.ok(v >= 0.8 && v <= 1.2 && g >= 0.8 && g <= 1.2, `${u.id} channel ${o}`);
+        }
+      });
+      assert.ok(here > 0, `${u.id} has small-variance channels`);
+      small += here;
+      total += w.movingVariance.length;
+    }
+    assert.ok(Math.abs(small / total - SMALL_VARIANCE_FRACTION) < 0.02, `fraction ${small / total}`);
+  });
+
+  it('GIVEN the naming schemes THEN the batch-norm epsilon is 1.001e-5 for current names and 1e-3 for legacy ones', () => {
+    assert.equal(BN_EPSILON_CURRENT, 1.001e-5);
+    assert.equal(BN_EPSILON_LEGACY, 1e-3);
+    assert.equal(KERAS_EPSILON_CURRENT, BN_EPSILON_CURRENT);
+    assert.equal(KERAS_EPSILON_LEGACY, BN_EPSILON_LEGACY);
   });
 });
 
 describe('HDF5 loader', () => {
-  for (const [scheme, path, strings] of [
-    ['current', currentH5, 'fixed-length'],
-    ['legacy', legacyH5, 'vlen'],
+  for (const [scheme, keras, path, strings, epsilon] of [
+    ['current', 2, currentH5, 'fixed-length', 1.001e-5],
+    ['legacy', 2, legacyH5, 'vlen', 1e-3],
+    ['legacy', 1, keras1H5, 'fixed-length ASCII', 1e-3],
   ] as const) {
-    it(`GIVEN a Keras HDF5 file with ${scheme} layer names (${strings} strings) THEN every weight loads unchanged`, async () => {
+    it(`GIVEN a Keras ${keras} HDF5 file with ${scheme} layer names (${strings} strings) THEN every weight loads unchanged, with ε ${epsilon}`, async () => {
       const loaded = await readKerasWeights(path);
       assert.equal(loaded.scheme, scheme);
+      assert.equal(loaded.kerasFormat, keras);
+      assert.equal(loaded.batchNormEpsilon, epsilon);
       assert.equal(loaded.parameters, 23_587_712);
       for (const u of CONV_UNITS) {
         const a = weights.units.get(u.id);
@@ -215,6 +276,103 @@ describe('HDF5 loader', () => {
       legacy.close();
       current.close();
     }
+  });
+
+  it('GIVEN the Keras 1 fixture THEN it is laid out like the fchollet v0.2 file', async () => {
+    await h5wasm.ready;
+    const f = new h5wasm.File(keras1H5, 'r');
+    try {
+      assert.deepEqual(Object.keys(f.attrs), ['layer_names'], 'no backend, no keras_version');
+      const ln = f.attrs.layer_names;
+      assert.ok(ln);
+      assert.equal(ln.metadata.vlen, false);
+      assert.equal(ln.metadata.cset, 0, 'ASCII');
+      const names = (ln.value as string[]).map(String);
+      assert.equal(names[0], 'input_1');
+      assert.ok(names.includes('zeropadding2d_1') && names.includes('maxpooling2d_1') && names.includes('merge_16'));
+      assert.equal(names.at(-1), 'avg_pool');
+      assert.ok(!names.includes('conv1_conv') && !names.includes('conv1_pad'));
+      const avg = f.get('avg_pool');
+      assert.ok(avg instanceof h5wasm.Group);
+      const empty = avg.attrs.weight_names;
+      assert.ok(empty, 'weightless layers still have weight_names');
+      assert.equal((empty.value as ArrayLike<unknown>).length, 0);
+      const bn = f.get('bn_conv1');
+      assert.ok(bn instanceof h5wasm.Group);
+      const wn = bn.attrs.weight_names;
+      assert.ok(wn);
+      assert.equal(wn.metadata.vlen, false);
+      assert.equal(wn.metadata.cset, 0);
+      assert.deepEqual(wn.value, [
+        'bn_conv1_gamma:0',
+        'bn_conv1_beta:0',
+        'bn_conv1_running_mean:0',
+        'bn_conv1_running_std:0',
+      ]);
+      assert.deepEqual(bn.keys().sort(), [...(wn.value as string[])].sort(), 'datasets sit in the layer group');
+      const kernel = f.get('conv1/conv1_W:0');
+      assert.ok(kernel instanceof h5wasm.Dataset);
+      assert.deepEqual(kernel.shape, [7, 7, 3, 64]);
+      assert.ok(f.get('res2a_branch1/res2a_branch1_b:0') instanceof h5wasm.Dataset);
+      const std = f.get('bn_conv1/bn_conv1_running_std:0');
+      assert.ok(std instanceof h5wasm.Dataset);
+      const variance = weights.units.get('conv1')?.movingVariance;
+      assert.ok(variance);
+      assert.ok(bytesEqual(std.value as Float32Array, variance), 'running_std holds the variance');
+    } finally {
+      f.close();
+    }
+  });
+
+  it('GIVEN weight names in Keras 1 and Keras 2 style THEN each suffix is checked against its role', () => {
+    const cases: [string, WeightRole, 1 | 2 | undefined][] = [
+      ['conv1_conv/kernel:0', 'kernel', 2],
+      ['res2a_branch2a/kernel:0', 'kernel', 2],
+      ['conv1_W:0', 'kernel', 1],
+      ['conv1_W', 'kernel', 1],
+      ['conv1_b:0', 'bias', 1],
+      ['conv1_conv/bias:0', 'bias', 2],
+      ['bn_conv1_gamma:0', 'gamma', 1],
+      ['bn_conv1_beta:0', 'beta', 1],
+      ['bn_conv1_running_mean:0', 'moving_mean', 1],
+      ['conv1_bn/moving_mean:0', 'moving_mean', 2],
+      ['bn_conv1_running_std:0', 'moving_variance', 1],
+      ['conv1_bn/moving_variance:0', 'moving_variance', 2],
+      ['conv1_b:0', 'kernel', undefined],
+      ['conv1_W:0', 'bias', undefined],
+      ['bn_conv1_beta:0', 'bias', undefined],
+      ['bn_conv1_running_std:0', 'moving_mean', undefined],
+      ['bn_conv1_running_mean:0', 'moving_variance', undefined],
+      ['conv1_bn/moving_variance:0', 'gamma', undefined],
+      ['param_0', 'kernel', undefined],
+    ];
+    for (const [name, role, style] of cases) assert.equal(weightNameStyle(name, role), style, `${name} as ${role}`);
+  });
+
+  it('GIVEN a Keras 1 file whose weight_names put running_std before running_mean THEN the error names the layer and the weight', async () => {
+    const path = join(work, 'keras1-swapped.h5');
+    await writeKeras1Weights(path, weights, {
+      weightNames: (layer, names) =>
+        layer === 'bn3c_branch2b' ? [names[0], names[1], names[3], names[2]].map(String) : names,
+    });
+    await assert.rejects(readKerasWeights(path), (err: unknown) => {
+      assert.ok(isLookalikeError(err));
+      assert.equal(err.code, 'WEIGHTS_INVALID');
+      assert.equal(err.details.layer, 'bn3c_branch2b');
+      assert.equal(err.details.reason, 'weight-name');
+      assert.equal(err.details.weight, 'bn3c_branch2b_running_std:0');
+      assert.equal(err.details.role, 'moving_mean');
+      assert.match(err.message, /running_mean/);
+      return true;
+    });
+  });
+
+  it('GIVEN a Keras 1 file with the bias listed first THEN the kernel check names the layer', async () => {
+    const path = join(work, 'keras1-bias-first.h5');
+    await writeKeras1Weights(path, weights, {
+      weightNames: (layer, names) => (layer === 'res4d_branch2c' ? [...names].reverse() : names),
+    });
+    await expectWeightsInvalid(path, 'res4d_branch2c', 'res4d_branch2c_b:0', 'kernel');
   });
 
   it('GIVEN a wrong kernel shape THEN the error names the layer, the expected and the actual shape', async () => {
@@ -279,30 +437,103 @@ describe('HDF5 loader', () => {
 describe('conversion', () => {
   const currentDir = join(work, 'models-current');
   const legacyDir = join(work, 'models-legacy');
+  const keras1Dir = join(work, 'models-keras1');
   const images = [syntheticImage(1), syntheticImage(2)];
   let current: Manifest;
+  let keras1: Manifest;
+  /** The float64 reference on the Keras 1 file's weights at ε 1e-3 and at ε 1.001e-5. */
+  let referenceLegacy: Float64Array;
+  let referenceCurrent: Float64Array;
 
   before(async () => {
     current = (await convertWeightsFile({ h5Path: currentH5, modelsDir: currentDir })).manifest;
     await convertWeightsFile({ h5Path: legacyH5, modelsDir: legacyDir });
+    const converted = await convertWeightsFile({ h5Path: keras1H5, modelsDir: keras1Dir });
+    assert.equal(converted.kerasFormat, 1);
+    keras1 = converted.manifest;
+    const layers = await readReferenceWeights(keras1H5);
+    referenceLegacy = kerasReferenceEmbedding(layers, images[0] as Float32Array, KERAS_EPSILON_LEGACY);
+    referenceCurrent = kerasReferenceEmbedding(layers, images[0] as Float32Array, KERAS_EPSILON_CURRENT);
   });
 
-  it('GIVEN a converted file THEN the ONNX model equals the float64 Keras reference within 1e-4, under both naming schemes', async () => {
-    const reference = kerasReferenceEmbedding(await readReferenceWeights(currentH5), images[0] as Float32Array);
-    assert.ok(Math.abs(norm(reference) - 1) < 1e-12);
+  it('GIVEN the Keras 1 and the Keras 2 file of the same weights THEN the reference reads the same arrays from both', async () => {
+    const fromKeras1 = await readReferenceWeights(keras1H5);
+    const fromCurrent = await readReferenceWeights(currentH5);
+    assert.equal(fromCurrent.size, 106);
+    assert.equal(fromKeras1.size, 106);
+    for (const [name, arrays] of fromCurrent) {
+      const other = fromKeras1.get(legacyLayerName(name));
+      assert.ok(other, name);
+      assert.equal(other.length, arrays.length, name);
+      arrays.forEach((a, i) => {
+        assert.equal(maxAbsDiff(a, other[i] as Float64Array), 0, `${name} weight ${i}`);
+      });
+    }
+  });
+
+  it('GIVEN the two batch-norm epsilons THEN the float64 reference gives different vectors', (t) => {
+    assert.ok(Math.abs(norm(referenceLegacy) - 1) < 1e-12);
+    assert.ok(Math.abs(norm(referenceCurrent) - 1) < 1e-12);
+    const d = maxAbsDiff(referenceLegacy, referenceCurrent);
+    t.diagnostic(`reference ε 1e-3 vs ε 1.001e-5: max |Δ| = ${d.toExponential(3)}`);
+    assert.ok(d > 1e-2, `ε 1e-3 vs ε 1.001e-5: max |Δ| = ${d}, should be far above the 1e-4 tolerance`);
+  });
+
+  it('GIVEN the Keras 1 fixture THEN it converts and the ONNX model matches the float64 reference at ε 1e-3 within 1e-4', async (t) => {
+    const [k0] = await runOnnx(keras1Dir, images);
+    assert.ok(k0);
+    const d = maxAbsDiff(referenceLegacy, k0);
+    assert.ok(d <= 1e-4, `ONNX (Keras 1 file) vs Keras reference at ε 1e-3: max |Δ| = ${d}`);
+    const wrong = maxAbsDiff(referenceCurrent, k0);
+    t.diagnostic(`ONNX (Keras 1) vs reference: ε 1e-3 ${d.toExponential(3)}, ε 1.001e-5 ${wrong.toExponential(3)}`);
+    assert.ok(wrong > 1e-2, `ONNX (Keras 1 file) vs reference at ε 1.001e-5: max |Δ| = ${wrong}`);
+    assert.equal(keras1.batchNormEpsilon, 1e-3);
+    assert.deepEqual(keras1.sourceLayout, { names: 'legacy', keras: 1 });
+    assert.deepEqual((await readManifest(keras1Dir, { verify: true })).batchNormEpsilon, 1e-3);
+  });
+
+  it("GIVEN a converted file THEN the ONNX model equals the float64 Keras reference within 1e-4 at its scheme's ε", async () => {
     const fromCurrent = await runOnnx(currentDir, images);
     const fromLegacy = await runOnnx(legacyDir, images);
+    const fromKeras1 = await runOnnx(keras1Dir, images);
     const [c0, c1] = fromCurrent;
     const [l0, l1] = fromLegacy;
-    assert.ok(c0 && c1 && l0 && l1);
-    const d = maxAbsDiff(reference, c0);
-    assert.ok(d <= 1e-4, `ONNX (current names) vs Keras reference: max |Δ| = ${d}`);
-    const dl = maxAbsDiff(reference, l0);
-    assert.ok(dl <= 1e-4, `ONNX (legacy names) vs Keras reference: max |Δ| = ${dl}`);
+    const [, k1] = fromKeras1;
+    assert.ok(c0 && c1 && l0 && l1 && k1);
+    const d = maxAbsDiff(referenceCurrent, c0);
+    assert.ok(d <= 1e-4, `ONNX (current names) vs Keras reference at ε 1.001e-5: max |Δ| = ${d}`);
+    const dl = maxAbsDiff(referenceLegacy, l0);
+    assert.ok(dl <= 1e-4, `ONNX (legacy names, Keras 2 layout) vs Keras reference at ε 1e-3: max |Δ| = ${dl}`);
     // The second image of the batch is a different picture with its own unit-norm vector.
     assert.ok(Math.abs(norm(c1) - 1) < 1e-5);
     assert.ok(maxAbsDiff(c0, c1) > 1e-3, 'different images give different vectors');
-    assert.ok(maxAbsDiff(c1, l1) <= 1e-6);
+    // Legacy names give the same model in either file layout, and a different one from current names.
+    assert.ok(maxAbsDiff(l1, k1) <= 1e-6);
+    assert.ok(maxAbsDiff(c1, l1) > 1e-2);
+    assert.equal(current.batchNormEpsilon, 1.001e-5);
+    assert.deepEqual(current.sourceLayout, { names: 'current', keras: 2 });
+  });
+
+  it('GIVEN the tfjs exports THEN they are folded with the same ε as the ONNX model', async () => {
+    const shards = async (dir: string): Promise<Buffer> => {
+      const m = await readManifest(dir);
+      return Buffer.concat(await Promise.all(m.files.tfjs.shards.map((s) => readFile(join(dir, 'tfjs', s.path)))));
+    };
+    const [c, l, k] = await Promise.all([shards(currentDir), shards(legacyDir), shards(keras1Dir)]);
+    assert.ok(l.equals(k), 'legacy names: same folded weights from the Keras 2 and the Keras 1 file');
+    assert.ok(!c.equals(l), 'current names are folded with another ε');
+  });
+
+  it('GIVEN a manifest written before batchNormEpsilon existed THEN it reads as 1.001e-5', async () => {
+    const dir = join(work, 'old-manifest');
+    await mkdir(dir, { recursive: true });
+    await symlink(join(currentDir, 'resnet50.onnx'), join(dir, 'resnet50.onnx'));
+    await symlink(join(currentDir, 'tfjs'), join(dir, 'tfjs'));
+    const { batchNormEpsilon: _, sourceLayout: __, ...old } = current;
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(old));
+    const m = await readManifest(dir);
+    assert.equal(m.batchNormEpsilon, 1.001e-5);
+    assert.equal(m.sourceLayout, undefined);
   });
 
   it('GIVEN a non-official file THEN the manifest records source "file", its md5, and checksums that verify', async () => {

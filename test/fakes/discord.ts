@@ -715,6 +715,61 @@ export class FakeDiscord {
     return { id, token };
   }
 
+  /**
+   * Dispatches INTERACTION_CREATE type 3 (MESSAGE_COMPONENT): `user` pressed the button
+   * `customId` on a message of the bot (by default an ephemeral one). Returns `{id, token}`.
+   */
+  pressButton(input: {
+    customId: string;
+    /** The message the button is on (what the bot last wrote there: content, components). */
+    message?: { id?: string; content?: string; components?: unknown[]; flags?: number };
+    channelId?: string;
+    user?: { id: string; username: string };
+    permissions?: string;
+    roles?: string[];
+  }): { id: string; token: string } {
+    const id = snowflake();
+    const token = `itoken-${id}`;
+    const user = this.#user(input.user?.id ?? snowflake(), input.user?.username ?? 'shopper');
+    const channelId = input.channelId ?? this.watchedChannelId;
+    const m = input.message ?? {};
+    const message = {
+      ...this.#messageObject(channelId, { content: m.content ?? '', flags: m.flags ?? 64 }, []),
+      id: m.id ?? snowflake(),
+      components: m.components ?? [],
+    };
+    const d = {
+      id,
+      application_id: this.appId,
+      type: 3,
+      token,
+      version: 1,
+      guild_id: this.guild.id,
+      channel_id: channelId,
+      channel: { id: channelId, type: 0, guild_id: this.guild.id, name: 'channel' },
+      member: {
+        user,
+        roles: input.roles ?? [],
+        permissions: input.permissions ?? '1024',
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+      data: { custom_id: input.customId, component_type: 2 },
+      message,
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      app_permissions: '2248473465835073',
+      entitlements: [],
+      authorizing_integration_owners: { '0': this.guild.id },
+      context: 0,
+      attachment_size_limit: 10 * 1024 * 1024,
+    };
+    this.#broadcast('INTERACTION_CREATE', d);
+    return { id, token };
+  }
+
   /** Closes gateway sessions, the file server and REST. Destroy the client first. */
   async close(): Promise<void> {
     for (const s of this.#sessions) s.ws.terminate();

@@ -588,6 +588,62 @@ export class SlackSigner {
     };
   }
 
+  /**
+   * A block_actions payload: `user` pressed the button `actionId` (with its `value`) on the
+   * message `messageTs` in `channel` (what Slack posts to the interactivity URL).
+   */
+  blockActionsPayload(fields: {
+    user: string;
+    channel: string;
+    messageTs: string;
+    actionId: string;
+    value?: string;
+    blockId?: string;
+    text?: string;
+  }): Record<string, unknown> {
+    return {
+      type: 'block_actions',
+      token: 'verification-token-unused',
+      api_app_id: 'A0TEST',
+      team: { id: this.#fake.teamId, domain: 'fake' },
+      user: {
+        id: fields.user,
+        username: fields.user.toLowerCase(),
+        name: fields.user.toLowerCase(),
+        team_id: this.#fake.teamId,
+      },
+      container: { type: 'message', message_ts: fields.messageTs, channel_id: fields.channel, is_ephemeral: false },
+      channel: { id: fields.channel, name: 'general' },
+      message: {
+        type: 'message',
+        user: this.#fake.botUserId,
+        bot_id: this.#fake.botId,
+        ts: fields.messageTs,
+        text: fields.text ?? '',
+      },
+      trigger_id: `trig.${randomUUID()}`,
+      response_url: this.responseUrl(),
+      is_enterprise_install: false,
+      state: { values: {} },
+      actions: [
+        {
+          type: 'button',
+          action_id: fields.actionId,
+          block_id: fields.blockId ?? 'block',
+          text: { type: 'plain_text', text: fields.actionId, emoji: true },
+          ...(fields.value === undefined ? {} : { value: fields.value }),
+          action_ts: String(Date.now() / 1000),
+        },
+      ],
+    };
+  }
+
+  /** Posts an interactivity payload (block_actions, shortcuts) as Slack does: the form field `payload`. */
+  postAction(payload: Record<string, unknown>, options?: SignedPostOptions): Promise<Response> {
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    return this.post(body, 'application/x-www-form-urlencoded', options);
+  }
+
   postEvent(event: Record<string, unknown>, options?: SignedPostOptions): Promise<Response> {
     return this.post(JSON.stringify(this.eventBody(event)), 'application/json', options);
   }

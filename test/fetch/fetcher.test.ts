@@ -1,12 +1,16 @@
 /**
  * The attachment fetcher against loopback HTTP servers: allowlist, redirects, sniffing,
- * timeouts, byte limit, auth headers.
+ * timeouts, byte limit, auth headers (with the private-address opt-in on, as the loopback fakes
+ * need), then the address checks and the https rule with the opt-in off (DNS faked through `lookup`).
  */
 import assert from 'node:assert/strict';
+import type { LookupAddress } from 'node:dns';
+import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type ImageFetcher, USER_MESSAGES } from '@lookalike/core';
-import { createFetcher } from '@lookalike/fetch';
+import { type ImageFetcher, LookalikeError, USER_MESSAGES } from '@lookalike/core';
+import { blockedRange, createFetcher } from '@lookalike/fetch';
 import sharp from 'sharp';
 import { rejectsWith } from '../helpers/assert.js';
 import { listenOnLoopback } from '../helpers/net.js';
@@ -15,15 +19,30 @@ interface Loopback {
   server: Server;
   port: number;
   hits: { path: string; headers: IncomingHttpHeaders }[];
+  /** TCP connections accepted (a refused address must not even be connected to). */
+  connections: number;
 }
 
-async function serve(handler: RequestListener): Promise<Loopback> {
+/** An HTTP server on 127.0.0.1, or on `host` (127.0.0.2, ::1: other loopback addresses). */
+async function serve(handler: RequestListener, host?: string): Promise<Loopback> {
   const hits: Loopback['hits'] = [];
   const server = createServer((req, res) => {
     hits.push({ path: req.url ?? '', headers: req.headers });
     handler(req, res);
   });
-  return { server, port: await listenOnLoopback(server), hits };
+  const l: Loopback = { server, port: 0, hits, connections: 0 };
+  server.on('connection', () => {
+    l.connections++;
+  });
+  if (host === undefined) l.port = await listenOnLoopback(server);
+  else {
+    server.listen(0, host);
+    await once(server, 'listening');
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('not listening on a TCP port');
+    l.port = address.port;
+  }
+  return l;
 }
 
 async function stop(l: Loopback): Promise<void> {
@@ -115,6 +134,7 @@ describe('fetcher', () => {
       limits: { maxBytes: MAX_BYTES, maxPixels: 40_000_000 },
       timeoutMs: 1500,
       connectTimeoutMs: 1000,
+      allowPrivate: true,
     });
   });
 
@@ -208,5 +228,234 @@ describe('fetcher', () => {
 
   test('GIVEN a declared Content-Length over the limit THEN IMAGE_TOO_LARGE before reading the body', async () => {
     await rejectsWith(fetcher.fetch(`http://127.0.0.1:${main.port}/declared-big`), 'IMAGE_TOO_LARGE');
+  });
+});
+
+/** A fake DNS (names → addresses) that records every name it was asked for. */
+function fakeDns(table: Record<string, string[]>): { lookup: LookupFunction; asked: string[] } {
+  const asked: string[] = [];
+  const lookup: LookupFunction = (hostname, options, callback) => {
+    asked.push(hostname);
+    process.nextTick(() => {
+      const addresses = table[hostname];
+      const first = addresses?.[0];
+      if (addresses === undefined || first === undefined) {
+        const err: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+        err.code = 'ENOTFOUND';
+        callback(err, '', undefined);
+        return;
+      }
+      const family = (a: string) => (a.includes(':') ? 6 : 4);
+      const list: LookupAddress[] = addresses.map((address) => ({ address, family: family(address) }));
+      if (options.all === true) callback(null, list);
+      else callback(null, first, family(first));
+    });
+  };
+  return { lookup, asked };
+}
+
+describe('fetcher with the private-address opt-in off', () => {
+  const limits = { maxBytes: 1024 * 1024, maxPixels: 40_000_000 };
+  let png: Buffer;
+  /** 127.0.0.1: the stand-in for a public CDN (trusted below) and the redirect source. */
+  let cdn: Loopback;
+  /** 127.0.0.2 and ::1: internal services that must never be reached. */
+  let internal: Loopback;
+  let internal6: Loopback;
+  const fetchers: ImageFetcher[] = [];
+  const make = (options: Omit<Parameters<typeof createFetcher>[0], 'limits'>): ImageFetcher => {
+    const f = createFetcher({ limits, timeoutMs: 3000, connectTimeoutMs: 1000, ...options });
+    fetchers.push(f);
+    return f;
+  };
+  const reached = () => internal.connections + internal6.connections;
+
+  before(async () => {
+    png = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#cc6633' } })
+      .png()
+      .toBuffer();
+    const image: RequestListener = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(png);
+    };
+    internal = await serve(image, '127.0.0.2');
+    internal6 = await serve(image, '::1');
+    cdn = await serve((req, res) => {
+      const redirects: Record<string, string> = {
+        '/to-internal': `http://internal.example:${internal.port}/secret.png`,
+        '/to-mapped': `http://[::ffff:127.0.0.2]:${internal.port}/secret.png`,
+        '/to-metadata': 'http://169.254.169.254/latest/meta-data/',
+      };
+      const location = redirects[req.url ?? ''];
+      if (location !== undefined) {
+        res.writeHead(302, { location });
+        res.end();
+      } else image(req, res);
+    });
+  });
+
+  after(async () => {
+    await Promise.all(fetchers.map((f) => f.close()));
+    await Promise.all([stop(cdn), stop(internal), stop(internal6)]);
+  });
+
+  test('GIVEN localhost, 127.0.0.2, [::1] and [::ffff:127.0.0.1] on the allowlist THEN FETCH_BLOCKED_ADDRESS and nothing is connected to', async () => {
+    // No allowPrivate here: off is the default.
+    const fetcher = make({ allowedHosts: ['localhost', '127.0.0.2', '::1', '::ffff:127.0.0.1'] });
+    const before = { cdn: cdn.connections, internal: reached() };
+    for (const url of [
+      `http://localhost:${cdn.port}/ok.png`,
+      `http://127.0.0.2:${internal.port}/secret.png`,
+      `http://[::1]:${internal6.port}/secret.png`,
+      `http://[::ffff:127.0.0.1]:${cdn.port}/ok.png`,
+    ]) {
+      const err = await rejectsWith(fetcher.fetch(url), 'FETCH_BLOCKED_ADDRESS');
+      assert.equal(err.userMessage, USER_MESSAGES.FETCH_BLOCKED_ADDRESS);
+      assert.equal(err.details.range, 'loopback', url);
+    }
+    assert.deepEqual({ cdn: cdn.connections, internal: reached() }, before);
+  });
+
+  test('GIVEN private, link-local, CGNAT, unique-local, multicast, unspecified and embedded-IPv4 literals THEN each is refused before any connect', async () => {
+    const cases: [string, string][] = [
+      ['http://10.0.0.1/x.png', 'private'],
+      ['http://172.16.5.4/x.png', 'private'],
+      ['http://192.168.1.1/x.png', 'private'],
+      ['http://169.254.169.254/latest/meta-data/', 'linkLocal'],
+      ['http://100.64.0.1/x.png', 'carrierGradeNat'],
+      ['http://0.0.0.0/x.png', 'unspecified'],
+      ['http://224.0.0.1/x.png', 'multicast'],
+      ['http://255.255.255.255/x.png', 'broadcast'],
+      ['http://240.0.0.1/x.png', 'reserved'],
+      ['http://2130706433/x.png', 'loopback'],
+      ['http://0x7f.1/x.png', 'loopback'],
+      ['http://[fd00::1]/x.png', 'uniqueLocal'],
+      ['http://[fe80::1]/x.png', 'linkLocal'],
+      ['http://[::]/x.png', 'unspecified'],
+      ['http://[ff02::1]/x.png', 'multicast'],
+      ['http://[::ffff:10.0.0.1]/x.png', 'private'],
+      ['http://[::ffff:169.254.169.254]/x.png', 'linkLocal'],
+      ['http://[64:ff9b::a00:1]/x.png', 'rfc6052(private)'],
+      ['http://[2002:7f00:1::1]/x.png', '6to4(loopback)'],
+    ];
+    const fetcher = make({ allowedHosts: cases.map(([url]) => new URL(url).hostname) });
+    for (const [url, range] of cases) {
+      // Nothing listens at these addresses: a connect attempt would give FETCH_FAILED, not this code.
+      const err = await rejectsWith(fetcher.fetch(url), 'FETCH_BLOCKED_ADDRESS');
+      assert.equal(err.details.range, range, url);
+    }
+  });
+
+  test('GIVEN public addresses THEN blockedRange lets them through, also behind IPv4-mapped, NAT64 and 6to4 forms', () => {
+    for (const address of [
+      '93.184.216.34',
+      '8.8.8.8',
+      '2606:4700:4700::1111',
+      '::ffff:8.8.8.8',
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+    ]) {
+      assert.equal(blockedRange(address), undefined, address);
+    }
+    assert.equal(blockedRange('::ffff:127.0.0.1'), 'loopback');
+    assert.equal(blockedRange('2001:db8::1'), 'reserved');
+    assert.equal(blockedRange('not-an-address'), 'invalid');
+  });
+
+  test('GIVEN names that resolve to a private address THEN FETCH_BLOCKED_ADDRESS at resolution, also when only one answer of several is private', async () => {
+    const dns = fakeDns({
+      'photos.example': ['10.0.0.7'],
+      'mixed.example': ['93.184.216.34', '127.0.0.2'],
+      'metadata.example': ['169.254.169.254'],
+      'v6.example': ['fd12:3456::1'],
+    });
+    const cases: [string, string, string][] = [
+      ['photos.example', '10.0.0.7', 'private'],
+      ['mixed.example', '127.0.0.2', 'loopback'],
+      ['metadata.example', '169.254.169.254', 'linkLocal'],
+      ['v6.example', 'fd12:3456::1', 'uniqueLocal'],
+    ];
+    const fetcher = make({ allowedHosts: cases.map(([host]) => host), lookup: dns.lookup });
+    const before = reached();
+    for (const [host, address, range] of cases) {
+      const err = await rejectsWith(fetcher.fetch(`http://${host}:${internal.port}/x.png`), 'FETCH_BLOCKED_ADDRESS');
+      assert.deepEqual({ ...err.details }, { host, address, range });
+    }
+    assert.deepEqual(
+      dns.asked,
+      cases.map(([host]) => host),
+    );
+    assert.equal(reached(), before);
+  });
+
+  test('GIVEN a redirect from an allowed public-looking name to a private address THEN FETCH_BLOCKED_ADDRESS and the target is never connected to', async () => {
+    // cdn.public.example "resolves" to 127.0.0.1, trusted here to stand in for a public CDN address
+    // (a test cannot reach one); internal.example resolves to 127.0.0.2, where a server listens.
+    const dns = fakeDns({ 'cdn.public.example': ['127.0.0.1'], 'internal.example': ['127.0.0.2'] });
+    const fetcher = make({
+      allowedHosts: ['cdn.public.example', 'internal.example', '169.254.169.254', '::ffff:127.0.0.2'],
+      trustedAddresses: ['127.0.0.1'],
+      lookup: dns.lookup,
+    });
+    const base = `http://cdn.public.example:${cdn.port}`;
+    assert.deepEqual(await fetcher.fetch(`${base}/ok.png`), png, 'the first hop itself is allowed');
+    const before = reached();
+
+    const named = await rejectsWith(fetcher.fetch(`${base}/to-internal`), 'FETCH_BLOCKED_ADDRESS');
+    assert.deepEqual({ ...named.details }, { host: 'internal.example', address: '127.0.0.2', range: 'loopback' });
+    assert.ok(dns.asked.includes('internal.example'), 'refused when the redirect target was resolved');
+    assert.ok(cdn.hits.some((h) => h.path === '/to-internal'));
+
+    const mapped = await rejectsWith(fetcher.fetch(`${base}/to-mapped`), 'FETCH_BLOCKED_ADDRESS');
+    assert.equal(mapped.details.range, 'loopback');
+    const metadata = await rejectsWith(fetcher.fetch(`${base}/to-metadata`), 'FETCH_BLOCKED_ADDRESS');
+    assert.equal(metadata.details.range, 'linkLocal');
+
+    assert.equal(reached(), before, 'no connection to 127.0.0.2 or ::1');
+  });
+
+  test('GIVEN a token (Authorization or Cookie) on a plain http URL THEN FETCH_INSECURE and nothing is sent', async () => {
+    const dns = fakeDns({ 'cdn.public.example': ['127.0.0.1'] });
+    const fetcher = make({
+      allowedHosts: ['cdn.public.example'],
+      trustedAddresses: ['127.0.0.1/32'],
+      lookup: dns.lookup,
+    });
+    const url = `http://cdn.public.example:${cdn.port}/ok.png`;
+    const hits = cdn.hits.length;
+    for (const headers of [{ authorization: 'Bearer xoxb-must-not-travel' }, { Cookie: 'd=session' }]) {
+      const err = await rejectsWith(fetcher.fetch(url, { headers }), 'FETCH_INSECURE');
+      assert.equal(err.userMessage, USER_MESSAGES.FETCH_INSECURE);
+    }
+    assert.equal(cdn.hits.length, hits);
+    assert.deepEqual(await fetcher.fetch(url), png, 'without a token plain http is fine');
+  });
+
+  test('GIVEN the opt-in on THEN loopback addresses, an injected resolver and tokens over http all work', async () => {
+    const auth = { headers: { authorization: 'Bearer self-hosted' } };
+    const system = make({ allowedHosts: ['localhost', '127.0.0.2', '::1', '::ffff:127.0.0.1'], allowPrivate: true });
+    for (const url of [
+      `http://localhost:${cdn.port}/ok.png`,
+      `http://127.0.0.2:${internal.port}/ok.png`,
+      `http://[::1]:${internal6.port}/ok.png`,
+      `http://[::ffff:127.0.0.1]:${cdn.port}/ok.png`,
+    ]) {
+      assert.deepEqual(await system.fetch(url, auth), png, url);
+    }
+    assert.equal(internal6.hits.at(-1)?.headers.authorization, 'Bearer self-hosted');
+
+    const dns = fakeDns({ 'internal.example': ['127.0.0.2'] });
+    const faked = make({ allowedHosts: ['internal.example'], allowPrivate: true, lookup: dns.lookup });
+    assert.deepEqual(await faked.fetch(`http://internal.example:${internal.port}/named.png`, auth), png);
+    assert.deepEqual(dns.asked, ['internal.example']);
+    assert.equal(internal.hits.at(-1)?.path, '/named.png');
+    assert.equal(internal.hits.at(-1)?.headers.authorization, 'Bearer self-hosted');
+  });
+
+  test('GIVEN a trusted entry that is not an address or range THEN createFetcher throws CONFIG_INVALID', () => {
+    assert.throws(
+      () => createFetcher({ allowedHosts: [], limits, trustedAddresses: ['10.0.0.0/33'] }),
+      (err) => err instanceof LookalikeError && err.code === 'CONFIG_INVALID',
+    );
   });
 });

@@ -1,11 +1,15 @@
 /**
  * An independent float64 reference of Keras `ResNet50(include_top=False)` + GlobalMaxPool2D +
  * L2 norm, written from the Keras definition (see shared docs), not from the converter:
- * unfolded batch norm, explicit ZeroPadding2D + 'valid' convs/pools, 'same' 3x3 convs.
- * Reads the weights straight from a Keras-layout HDF5 file (current layer names) with h5wasm.
+ * unfolded batch norm with a caller-given epsilon, explicit ZeroPadding2D + 'valid'
+ * convs/pools, 'same' 3x3 convs.
+ * Reads the weights straight from a Keras HDF5 file with h5wasm, by each layer's
+ * `weight_names` in order: Keras 2 (`conv1_conv/kernel:0`, nested) or Keras 1 (`conv1_W:0`,
+ * flat, `…_running_std:0` holding the variance), current or legacy layer names.
  * Naive NHWC loops on flat Float64Arrays; one 224×224 image takes a few tens of seconds.
  */
 import h5wasm from 'h5wasm/node';
+import { legacyLayerName } from './models.js';
 
 type Layer = Float64Array[];
 
@@ -17,7 +21,10 @@ interface Act {
   data: Float64Array;
 }
 
-const EPS = 1.001e-5;
+/** Batch-norm epsilon of the current Keras ResNet50 (`conv1_conv` names). */
+export const KERAS_EPSILON_CURRENT = 1.001e-5;
+/** Batch-norm epsilon of the Keras 2 ResNet50 that loaded the legacy (`conv1`, `bn_conv1`) weights. */
+export const KERAS_EPSILON_LEGACY = 1e-3;
 
 /** Reads every weight of every layer (by the layer's `weight_names`) into float64 arrays. */
 export async function readReferenceWeights(h5Path: string): Promise<Map<string, Layer>> {
@@ -103,7 +110,7 @@ function convSame(x: Act, layer: Layer): Act {
 }
 
 /** Keras BatchNormalization at inference: γ·(x − mean)/√(var + ε) + β. */
-function batchNorm(x: Act, layer: Layer): Act {
+function batchNormAt(x: Act, layer: Layer, eps: number): Act {
   const [gamma, beta, mean, variance] = layer;
   if (!gamma || !beta || !mean || !variance) throw new Error('bn layer incomplete');
   const out = new Float64Array(x.data.length);
@@ -112,7 +119,7 @@ function batchNorm(x: Act, layer: Layer): Act {
     const ch = i % c;
     out[i] =
       ((gamma[ch] as number) * ((x.data[i] as number) - (mean[ch] as number))) /
-        Math.sqrt((variance[ch] as number) + EPS) +
+        Math.sqrt((variance[ch] as number) + eps) +
       (beta[ch] as number);
   }
   return { ...x, data: out };
@@ -161,15 +168,26 @@ const STAGES = [
 ] as const;
 
 /**
- * Runs the Keras graph on one caffe-preprocessed 224×224×3 NHWC image.
+ * Runs the Keras graph on one caffe-preprocessed 224×224×3 NHWC image. The layer names (current
+ * or legacy) are taken from what `layers` holds.
+ * @param epsilon the BatchNormalization epsilon ({@link KERAS_EPSILON_CURRENT} or
+ *   {@link KERAS_EPSILON_LEGACY}).
  * @returns the L2-normalised GlobalMaxPool vector (2048 values, float64).
  */
-export function kerasReferenceEmbedding(layers: ReadonlyMap<string, Layer>, image: Float32Array): Float64Array {
+export function kerasReferenceEmbedding(
+  layers: ReadonlyMap<string, Layer>,
+  image: Float32Array,
+  epsilon: number,
+): Float64Array {
+  if (!(epsilon > 0)) throw new Error(`reference: epsilon must be > 0, got ${epsilon}`);
+  const legacy = !layers.has('conv1_conv') && layers.has('conv1');
   const get = (name: string): Layer => {
-    const l = layers.get(name);
-    if (l === undefined) throw new Error(`reference: missing layer ${name}`);
+    const stored = legacy ? legacyLayerName(name) : name;
+    const l = layers.get(stored);
+    if (l === undefined) throw new Error(`reference: missing layer ${stored}`);
     return l;
   };
+  const batchNorm = (x: Act, layer: Layer): Act => batchNormAt(x, layer, epsilon);
   let x: Act = { h: 224, w: 224, c: 3, data: Float64Array.from(image) };
   x = zeroPad(x, 3);
   x = convValid(x, get('conv1_conv'), 2);

@@ -81,7 +81,8 @@ export interface BotProcess {
  * Spawns a bot entry point (apps/discord-bot or apps/slack-bot) on untrained weights with a
  * small catalog folder that was never indexed: searches answer INDEX_EMPTY, which proves the
  * wiring from platform to service and back without indexing in the test. The local page is off
- * and attachments may come from 127.0.0.1. `platformEnv` adds the platform's variables.
+ * and attachments may come from 127.0.0.1 (a private address: LOOKALIKE_FETCH_ALLOW_PRIVATE is on).
+ * `platformEnv` adds the platform's variables.
  */
 export async function spawnBotWithEmptyCatalog(
   entry: string,
@@ -97,6 +98,7 @@ export async function spawnBotWithEmptyCatalog(
     LOOKALIKE_CATALOG_DIR: catalog.imagesDir,
     LOOKALIKE_LABELS: catalog.labelsPath,
     ATTACHMENT_HOSTS: '127.0.0.1',
+    LOOKALIKE_FETCH_ALLOW_PRIVATE: 'true',
     HOST: '127.0.0.1',
     PORT: '0',
     LOCAL_PAGE: 'off',

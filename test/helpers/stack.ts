@@ -34,7 +34,7 @@ export interface TestStackOptions {
   /** Seed of the generated catalog. @defaultValue 7 */
   seed?: number;
   /**
-   * Service settings over the configured defaults. @defaultValue { ratePerMinute: 1000 }
+   * Service settings over the configured defaults. @defaultValue { ratePerMinute: 1000, pageRatePerMinute: 1000 }
    * (tests of the limiter pass their own)
    */
   limits?: Partial<ServiceSettings>;
@@ -119,6 +119,7 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
   const settings: ServiceSettings = {
     ...serviceSettingsFrom(parseConfig({})),
     ratePerMinute: 1000,
+    pageRatePerMinute: 1000,
     ...(options.limits ?? {}),
     image,
   };
@@ -129,6 +130,8 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
       inspector: createImageInspector(image),
       fetcher: createFetcher({
         allowedHosts: options.allowedHosts ?? ['127.0.0.1'],
+        // The loopback fakes serve attachments from 127.0.0.1 over http (with tokens, for Slack).
+        allowPrivate: true,
         limits: image,
         timeoutMs: options.fetchTimeouts?.timeoutMs ?? 5_000,
         connectTimeoutMs: options.fetchTimeouts?.connectTimeoutMs ?? 2_000,

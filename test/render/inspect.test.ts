@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HEIC_USER_MESSAGE, imageTooLargeSentence } from '@lookalike/core';
+import { imageTooLargeSentence, USER_MESSAGES } from '@lookalike/core';
 import { createImageInspector } from '@lookalike/render';
 import sharp from 'sharp';
 import { rejectsWith } from '../helpers/assert.js';
@@ -27,9 +27,10 @@ describe('image inspector', () => {
     assert.deepEqual(await inspector.inspect(jpeg), { kind: 'jpeg', width: 40, height: 30, pages: 1 });
   });
 
-  test('GIVEN an iPhone HEIC photo THEN UNSUPPORTED_IMAGE with the HEIC sentence', async () => {
-    const err = await rejectsWith(inspector.inspect(heic()), 'UNSUPPORTED_IMAGE');
-    assert.equal(err.userMessage, HEIC_USER_MESSAGE);
+  test('GIVEN a HEIC container with no image in it THEN IMAGE_DECODE_FAILED (real HEIC photos: heic.test.ts)', async () => {
+    const err = await rejectsWith(inspector.inspect(heic()), 'IMAGE_DECODE_FAILED');
+    assert.equal(err.details.kind, 'heic');
+    assert.equal(err.userMessage, USER_MESSAGES.IMAGE_DECODE_FAILED);
   });
 
   test('GIVEN more pixels than allowed THEN IMAGE_TOO_LARGE quoting the configured limits', async () => {

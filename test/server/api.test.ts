@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_IMAGE_LIMITS, type ImageLimits, imageTooLargeSentence, USER_MESSAGES } from '@lookalike/core';
+import {
+  DEFAULT_IMAGE_LIMITS,
+  type ImageLimits,
+  imageTooLargeSentence,
+  parseConfig,
+  serviceSettingsFrom,
+  USER_MESSAGES,
+} from '@lookalike/core';
 import { createHttpServer, type HttpServer } from '@lookalike/server';
 import sharp from 'sharp';
 import { createTestStack, type TestStack } from '../helpers/stack.js';
@@ -284,8 +291,37 @@ describe('HTTP API', () => {
     assert.equal((await fetch(`${page.base}/api/similar`)).status, 405);
   });
 
-  test('GIVEN a user over the rate limit THEN 429 with Retry-After', async () => {
-    const limited = stack.serviceWith({ ratePerMinute: 1 });
+  test('GIVEN the default limits THEN the sixth page upload in a minute is answered, while a chat user is held to 5', async () => {
+    const defaults = stack.serviceWith(serviceSettingsFrom(parseConfig({})));
+    const running = await start(createHttpServer({ service: defaults }));
+    try {
+      for (let i = 1; i <= 7; i++) {
+        const res = await fetch(`${running.base}/api/similar`, {
+          method: 'POST',
+          body: upload(photo, `p${i}.jpg`, 'image/jpeg'),
+        });
+        assert.equal(res.status, 200, `page upload ${i}`);
+      }
+      // The chat users' budget is its own: the page's uploads took none of it.
+      for (let i = 1; i <= 5; i++) {
+        await defaults.findSimilar(photo, { userId: 'discord:u1', surface: 'discord' });
+      }
+      await assert.rejects(defaults.findSimilar(photo, { userId: 'discord:u1', surface: 'discord' }), {
+        code: 'RATE_LIMITED',
+      });
+      const page = await fetch(`${running.base}/api/similar`, {
+        method: 'POST',
+        body: upload(photo, 'p8.jpg', 'image/jpeg'),
+      });
+      assert.equal(page.status, 200, 'and the chat limit leaves the page alone');
+    } finally {
+      await running.http.close();
+      await defaults.close();
+    }
+  });
+
+  test('GIVEN a page client over LOOKALIKE_PAGE_RATE_PER_MINUTE THEN 429 with Retry-After', async () => {
+    const limited = stack.serviceWith(serviceSettingsFrom(parseConfig({ LOOKALIKE_PAGE_RATE_PER_MINUTE: '1' })));
     const running = await start(createHttpServer({ service: limited }));
     try {
       const ok = await fetch(`${running.base}/api/similar`, {
@@ -301,6 +337,8 @@ describe('HTTP API', () => {
       assert.ok(Number(res.headers.get('retry-after')) >= 1);
       const body = (await res.json()) as ErrorBody;
       assert.equal(body.error.message, USER_MESSAGES.RATE_LIMITED);
+      const chat = await limited.findSimilar(photo, { userId: 'slack:U1', surface: 'slack' });
+      assert.ok(chat.results.length > 0, 'chat users keep their own budget');
     } finally {
       await running.http.close();
       await limited.close();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +15,26 @@ import { makeTestCatalog, type TestCatalog } from '../helpers/catalog.js';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A request to 127.0.0.1 with exactly these headers (Host included). */
+function rawRequest(
+  port: number,
+  path: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('lookalike start', () => {
   const dir = join(TEST_TMP_DIR, 'start-e2e');
@@ -40,6 +61,7 @@ describe('lookalike start', () => {
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'info',
+      LOOKALIKE_PUBLIC_HOSTS: 'lookalike.test, photos.example.org:8443',
     });
     child = spawn(
       process.execPath,
@@ -113,6 +135,33 @@ describe('lookalike start', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /^lookalike_requests_total\{surface="page",outcome="ok"\} 1$/m);
     assert.match(metrics, /^lookalike_catalog_items 12$/m);
+  });
+
+  test('GIVEN the default page limit and LOOKALIKE_PUBLIC_HOSTS THEN a seventh upload is answered, foreign hosts get 421 and other origins 403', async () => {
+    const photo = Buffer.from(await readFile(join(catalog.imagesDir, catalog.items[3]?.file ?? '')));
+    const { port } = new URL(base);
+    const post = (headers: Record<string, string>) =>
+      rawRequest(Number(port), '/api/similar', 'POST', { 'content-type': 'image/jpeg', ...headers }, photo);
+    // Two uploads so far in this minute (first test); the chat users' limit of 5 does not apply here.
+    let answered = 2;
+    for (const host of [`127.0.0.1:${port}`, 'lookalike.test', `127.0.0.1:${port}`, 'lookalike.test', 'localhost']) {
+      const res = await post({ host, origin: `http://${host}` });
+      assert.equal(res.status, 200, `upload ${answered + 1} via ${host}: ${res.body}`);
+      answered++;
+    }
+    assert.equal(answered, 7);
+    // lookalike.test is served, but an upload to it from 127.0.0.1's page is from another origin.
+    const cross = await post({ host: 'lookalike.test', origin: base });
+    assert.equal(cross.status, 403);
+    assert.match(cross.body, /"ORIGIN_FORBIDDEN"/);
+    for (const host of ['photos.example.org', `localhost:${port}`]) {
+      assert.equal((await rawRequest(Number(port), '/api/status', 'GET', { host })).status, 200, host);
+    }
+    const foreign = await rawRequest(Number(port), '/api/status', 'GET', { host: 'rebind.attacker.example' });
+    assert.equal(foreign.status, 421);
+    assert.match(foreign.body, /"HOST_MISDIRECTED"/);
+    const health = await rawRequest(Number(port), '/healthz', 'GET', { host: 'rebind.attacker.example' });
+    assert.equal(health.status, 200, '/healthz answers any Host');
   });
 
   test('GIVEN SIGTERM during a query THEN the answer still arrives and the process exits 0', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LookalikeError, USER_MESSAGES } from '@lookalike/core';
 import {
+  CONFIRM_NEEDS_CHANNEL,
   FILES_READ_HINT,
   type HistoryMessage,
   NO_IMAGE_IN_MESSAGE,
@@ -13,8 +14,12 @@ import {
   onAppMention,
   onFileShare,
   onFindSimilarShortcut,
+  onReindexButton,
   onReindexCommand,
   onSimilarCommand,
+  REINDEX_ACTIONS,
+  REINDEX_NOT_YOURS_TEXT,
+  renderMassRemoval,
   renderProgress,
   renderSummary,
   runningText,
@@ -27,6 +32,7 @@ import {
   type FakeService,
   fakeService,
   manualClock,
+  massRemovalRefusal,
   NOTICES_WHILE_INDEXING,
   progress,
   type RecordingLogger,
@@ -545,5 +551,89 @@ describe('onReindexCommand (/reindex)', () => {
       `:x: ${new LookalikeError('INTERNAL', 'x').userMessage}`,
     );
     assert.equal(log.entries.find((e) => e.msg === 'reindex failed')?.level, 'error');
+  });
+});
+
+describe('/reindex refused for mass removal, and its buttons (block_actions)', () => {
+  const command = (user: string) => ({ channel_id: 'CADMIN', user_id: user, team_id: 'T1', text: '' });
+  const press = (user: string, action: 'confirm' | 'cancel', asker = 'UADMIN') => ({
+    action,
+    user,
+    asker,
+    channel: 'CADMIN',
+    ts: '1001.000',
+  });
+
+  test('GIVEN the catalog refuses THEN the posted message becomes the sentence with Remove and Cancel buttons', async () => {
+    const refusal = massRemovalRefusal(40, 40);
+    const { deps, calls, service } = build(fakeService({ reindex: async () => Promise.reject(refusal) }));
+    const replies: string[] = [];
+    await onReindexCommand({ command: command('UADMIN'), respond: async (t) => void replies.push(t) }, deps);
+    assert.deepEqual(replies, []);
+    const last = calls.filter((c) => c.method === 'chat.update').at(-1);
+    assert.deepEqual(last?.args, {
+      channel: 'CADMIN',
+      ts: '1001.000',
+      ...renderMassRemoval(refusal.userMessage, 'UADMIN', { wouldRemove: 40 }),
+    });
+    type Blocks = { type: string; elements?: { action_id: string; value: string; style?: string }[] }[];
+    const actions = ((last?.args.blocks ?? []) as Blocks).find((b) => b.type === 'actions');
+    assert.deepEqual(
+      actions?.elements?.map((e) => [e.action_id, e.value, e.style]),
+      [
+        [REINDEX_ACTIONS.confirm, 'UADMIN', 'danger'],
+        [REINDEX_ACTIONS.cancel, 'UADMIN', undefined],
+      ],
+    );
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: false }]);
+    assert.equal(deps.state.runningReindex, undefined, 'no reindex is shown as running');
+  });
+
+  test('GIVEN the bot cannot post in the channel THEN the refusal is private, saying how to confirm', async () => {
+    const refusal = massRemovalRefusal(3, 4);
+    const { deps } = build(
+      fakeService({ reindex: async () => Promise.reject(refusal) }),
+      fakeApi({ fail: { 'chat.postMessage': new Error('not_in_channel') } }),
+    );
+    const replies: string[] = [];
+    await onReindexCommand({ command: command('UADMIN'), respond: async (t) => void replies.push(t) }, deps);
+    assert.equal(replies.at(-1), `:warning: ${refusal.userMessage}\n${CONFIRM_NEEDS_CHANNEL}`);
+  });
+
+  test('GIVEN the asker presses Remove THEN the buttons go and the reindex runs with allowRemovals to the summary', async () => {
+    const { deps, calls, service } = build();
+    const replies: string[] = [];
+    await onReindexButton({ press: press('UADMIN', 'confirm'), respond: async (t) => void replies.push(t) }, deps);
+    const updates = calls.filter((c) => c.method === 'chat.update');
+    assert.deepEqual(updates[0]?.args.blocks, []);
+    assert.equal(updates.at(-1)?.args.text, renderSummary(SUMMARY));
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true }]);
+    assert.deepEqual(replies, []);
+  });
+
+  test('GIVEN another admin presses, or the asker is no longer an admin THEN a private refusal and no reindex', async () => {
+    const { deps, calls, service } = build(fakeService(), fakeApi({ admins: ['UOTHER'] }));
+    const replies: string[] = [];
+    await onReindexButton({ press: press('UOTHER', 'confirm'), respond: async (t) => void replies.push(t) }, deps);
+    await onReindexButton(
+      { press: press('UGONE', 'confirm', 'UGONE'), respond: async (t) => void replies.push(t) },
+      deps,
+    );
+    assert.deepEqual(replies, [REINDEX_NOT_YOURS_TEXT, USER_MESSAGES.FORBIDDEN]);
+    assert.equal(service.reindexCalls, 0);
+    assert.deepEqual(
+      calls.filter((c) => c.method.startsWith('chat.')),
+      [],
+    );
+  });
+
+  test('GIVEN the asker presses Cancel THEN the message says so without buttons and nothing runs', async () => {
+    const { deps, calls, service } = build();
+    await onReindexButton({ press: press('UADMIN', 'cancel'), respond: async () => {} }, deps);
+    assert.deepEqual(
+      calls.map((c) => [c.method, c.args.text, c.args.blocks]),
+      [['chat.update', 'Reindex cancelled by <@UADMIN>. Nothing was changed.', []]],
+    );
+    assert.equal(service.reindexCalls, 0);
   });
 });

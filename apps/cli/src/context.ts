@@ -15,11 +15,27 @@ export interface CliContext {
 /** A sub-command: receives the arguments after its name, returns the exit code. */
 export type Command = (argv: string[], ctx: CliContext) => Promise<number>;
 
+/** A sub-command's help (`lookalike models fetch --help`). */
+export interface SubcommandHelp {
+  name: string;
+  /** Starts with the command's name, e.g. "models fetch [--url URL]". */
+  usage: string;
+  /** One or more lines. */
+  summary: string;
+}
+
 export interface CommandSpec {
   name: string;
   summary: string;
   usage: string;
+  /** The sub-commands, for `COMMAND SUB --help` (and `COMMAND --help` lists them). */
+  subcommands?: readonly SubcommandHelp[];
   run: Command;
+}
+
+/** Sub-commands as help lines: the usage, then the summary indented under it. */
+export function subcommandLines(subs: readonly SubcommandHelp[]): string {
+  return subs.map((s) => `  lookalike ${s.usage}\n${s.summary.replace(/^/gm, '      ')}`).join('\n');
 }
 
 /**
@@ -44,6 +60,7 @@ export interface CommandDefinition<O extends OptionsConfig> {
   name: string;
   summary: string;
   usage: string;
+  subcommands?: readonly SubcommandHelp[];
   options: O;
   /** Whether arguments without a flag are accepted. @defaultValue true */
   allowPositionals?: boolean;
@@ -59,6 +76,7 @@ export function defineCommand<const O extends OptionsConfig>(def: CommandDefinit
     name: def.name,
     summary: def.summary,
     usage: def.usage,
+    ...(def.subcommands === undefined ? {} : { subcommands: def.subcommands }),
     async run(argv, ctx) {
       let parsed: ParsedArgs<O>;
       try {

@@ -1,12 +1,13 @@
 /**
  * The options every command takes, wherever they stand on the command line: `--models DIR` and
- * `--data DIR` (also as `--models=DIR`), and `--help`/`-h`. They are taken out of the command's own
- * arguments before the command parses the rest; a `--` ends option parsing, as usual.
+ * `--data DIR` (also as `--models=DIR`), `--help`/`-h` and `--version`. They are taken out of the
+ * command's own arguments before the command parses the rest; a `--` ends option parsing, as usual.
  */
 export interface GlobalOptions {
   models?: string;
   data?: string;
   help: boolean;
+  version: boolean;
 }
 
 export type SplitResult = { ok: true; global: GlobalOptions; rest: string[] } | { ok: false; message: string };
@@ -15,7 +16,7 @@ const VALUED = new Set(['--models', '--data']);
 
 /** Separates the global options from a command's arguments. Pure. */
 export function splitGlobalOptions(args: readonly string[]): SplitResult {
-  const global: GlobalOptions = { help: false };
+  const global: GlobalOptions = { help: false, version: false };
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -25,6 +26,10 @@ export function splitGlobalOptions(args: readonly string[]): SplitResult {
     }
     if (arg === '--help' || arg === '-h') {
       global.help = true;
+      continue;
+    }
+    if (arg === '--version') {
+      global.version = true;
       continue;
     }
     const eq = arg.indexOf('=');

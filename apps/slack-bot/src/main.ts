@@ -37,6 +37,8 @@ async function main(): Promise<number> {
         logger: root,
         localPage: config.http.localPage,
         imageLimits: config.image,
+        host: config.http.host,
+        publicHosts: config.http.publicHosts,
         metrics,
         routes: bot.route === undefined ? [] : [bot.route],
       });

@@ -2,7 +2,8 @@
  * The catalog: SQLite state (the source of truth), the live FAISS index derived from the stored
  * vectors, and the incremental reindex. Implements core's `CatalogPort`. This file wires the
  * parts together: plan.ts (what changed), run.ts (embed and commit), live-index.ts + search.ts
- * (what is searched), index-file.ts (the saved index), progress.ts.
+ * (what is searched), index-file.ts (the saved index), migration.ts (a model change re-embedded
+ * into a shadow, then swapped in), progress.ts.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -11,7 +12,9 @@ import {
   type Embedder,
   type Logger,
   LookalikeError,
+  type ModelMigration,
   type ReindexProgress,
+  type ReindexRunOptions,
   type SearchOptions,
   type SimilarItem,
   silentLogger,
@@ -19,14 +22,23 @@ import {
 } from '@lookalike/core';
 import { mismatchError } from './failures.js';
 import {
-  emptyLiveIndex,
   type IndexFiles,
   type IndexSpec,
   openLiveIndex,
   rebuildLiveIndex,
+  removeLeftoverTemps,
   saveLiveIndex,
 } from './index-file.js';
 import type { LiveIndex } from './live-index.js';
+import {
+  CATALOG_FILE,
+  discardShadow,
+  Migration,
+  SHADOW_FILE,
+  storedWeightsOf,
+  swapInShadow,
+  weightsInfoOf,
+} from './migration.js';
 import { ProgressTracker } from './progress.js';
 import { runReindex } from './run.js';
 import { facetOf, searchItems } from './search.js';
@@ -36,7 +48,8 @@ import type { Catalog, CatalogInfo, CatalogItem, CatalogOptions, CatalogReindexS
 /**
  * Opens (or creates) the catalog in `dataDir`: checks the weights identity, loads the FAISS
  * index (rebuilding it from the stored vectors, without blocking the event loop, when it is
- * missing, corrupt or out of date).
+ * missing, corrupt or out of date). When the stored vectors were made with other weights (and
+ * `allowModelMismatch`), they are kept: the next reindex re-embeds into a shadow and swaps.
  * @throws LookalikeError INDEX_MODEL_MISMATCH (unless `allowModelMismatch`)
  */
 export async function openCatalog(options: CatalogOptions): Promise<Catalog> {
@@ -58,12 +71,19 @@ class SqliteCatalog implements Catalog {
   readonly #batchSize: number;
   readonly #kind: 'flat' | 'hnsw';
   readonly #efSearch: number;
-  readonly #store: CatalogStore;
+  /** `catalog.sqlite`: replaced only by the swap that ends a model change. */
+  #store: CatalogStore;
   readonly #files: IndexFiles;
   #imagesDir: string | undefined;
   #labelsPath: string | undefined;
+  /** The live index that answers: the stored vectors, or the shadow's during a model change without the previous model. */
   #live: LiveIndex | undefined;
+  /** Weights of the stored vectors when they are not the loaded ones (a model change to re-embed). */
   #mismatch: { source: string; md5: string } | undefined;
+  /** Whether the stored vectors keep answering during a model change (the caller holds the previous model). */
+  readonly #answerFromStored: boolean;
+  /** The shadow re-embed of a model change (set by init when #mismatch). */
+  #migration: Migration | undefined;
   #running: Promise<CatalogReindexSummary> | undefined;
   #tracker: ProgressTracker | undefined;
   /** The background save chain; `#saveQueued` while one waits to start (it saves the state of then). */
@@ -83,7 +103,8 @@ class SqliteCatalog implements Catalog {
     this.#batchSize = Math.max(1, options.batchSize ?? 8);
     this.#efSearch = options.index?.efSearch ?? 96;
     this.#files = { indexPath: join(this.#dataDir, 'index.faiss'), sidecarPath: join(this.#dataDir, 'index.json') };
-    this.#store = new CatalogStore(join(this.#dataDir, 'catalog.sqlite'));
+    this.#answerFromStored = options.answerFromStored === true;
+    this.#store = new CatalogStore(join(this.#dataDir, CATALOG_FILE));
     const storedKind = this.#store.getMeta('index_kind');
     this.#kind = options.index?.kind ?? (storedKind === 'hnsw' ? 'hnsw' : 'flat');
     const storedImages = this.#store.getMeta('images_dir');
@@ -109,15 +130,31 @@ class SqliteCatalog implements Catalog {
   }
 
   async init(): Promise<void> {
-    if (this.#mismatch !== undefined) {
-      this.#live = emptyLiveIndex(this.#spec, -1);
-      return;
-    }
+    const stored = storedWeightsOf(this.#store);
+    if (this.#mismatch !== undefined && stored !== undefined) {
+      this.#migration = await Migration.open({
+        dataDir: this.#dataDir,
+        from: weightsInfoOf(stored),
+        weights: this.weights,
+        spec: this.#spec,
+        logger: this.#logger,
+      });
+      this.#logger.warn(
+        { stored: stored.md5, loaded: this.weights.md5, answering: this.#answerFromStored ? 'stored' : 'new' },
+        'the catalog was built with other weights: the next reindex re-embeds it, keeping the stored vectors until it completes',
+      );
+      if (!this.#answerFromStored) {
+        // The saved index is not opened (it holds the stored vectors): its leftover temps go here.
+        await removeLeftoverTemps(this.#dataDir, this.#logger);
+        this.#live = this.#migration.live;
+        return;
+      }
+    } else discardShadow(this.#dataDir);
     const { live, saved } = await openLiveIndex({
       files: this.#files,
       store: this.#store,
       spec: this.#spec,
-      weightsMd5: this.weights.md5,
+      weightsMd5: stored?.md5 ?? this.weights.md5,
       logger: this.#logger,
     });
     this.#live = live;
@@ -136,7 +173,8 @@ class SqliteCatalog implements Catalog {
    */
   #requestSave(): void {
     const live = this.#live;
-    if (live === undefined || this.#saveQueued || this.#closed) return;
+    // During a model change the saved index stays the stored vectors' (the shadow is rebuilt from its database).
+    if (live === undefined || this.#saveQueued || this.#closed || this.#migration !== undefined) return;
     if (live.generation < 0 || live.generation === this.#savedGeneration) return;
     this.#store.setMeta('index_kind', this.#kind);
     this.#saveQueued = true;
@@ -151,6 +189,24 @@ class SqliteCatalog implements Catalog {
 
   size(): number {
     return this.#live?.count() ?? 0;
+  }
+
+  answeringWeights(): WeightsInfo {
+    const m = this.#migration;
+    return m !== undefined && this.#answerFromStored ? m.from : this.weights;
+  }
+
+  migration(): ModelMigration | null {
+    const m = this.#migration;
+    if (m === undefined) return null;
+    const expected = this.#tracker?.expected ?? null;
+    return {
+      answering: this.answeringWeights(),
+      target: this.weights,
+      done: m.live.count(),
+      total: expected ?? this.#store.count(),
+      running: this.#running !== undefined,
+    };
   }
 
   info(): CatalogInfo {
@@ -177,7 +233,8 @@ class SqliteCatalog implements Catalog {
   }
 
   vectorOf(id: string): Float32Array | undefined {
-    return this.#store.vectorById(id);
+    const m = this.#migration;
+    return (m !== undefined && !this.#answerFromStored ? m.store : this.#store).vectorById(id);
   }
 
   #absPath(relPath: string): string {
@@ -185,7 +242,9 @@ class SqliteCatalog implements Catalog {
   }
 
   search(query: Float32Array, options: SearchOptions): SimilarItem[] {
-    if (this.#mismatch !== undefined) throw mismatchError(this.#mismatch, this.weights);
+    const answering = this.answeringWeights();
+    const md5 = options.weightsMd5 ?? this.weights.md5;
+    if (md5 !== answering.md5) throw mismatchError(answering, { ...this.weights, md5 });
     const live = this.#live;
     if (live === undefined) throw new LookalikeError('INTERNAL', 'Catalog is closed');
     return searchItems(live, query, options, (p) => this.#absPath(p));
@@ -200,7 +259,7 @@ class SqliteCatalog implements Catalog {
     return this.#tracker?.current() ?? null;
   }
 
-  reindex(onProgress?: (p: ReindexProgress) => void): Promise<CatalogReindexSummary> {
+  reindex(onProgress?: (p: ReindexProgress) => void, options: ReindexRunOptions = {}): Promise<CatalogReindexSummary> {
     if (this.#closed || this.#closing) return Promise.reject(new LookalikeError('INTERNAL', 'Catalog is closed'));
     if (this.#running !== undefined) {
       const progress = this.reindexProgress();
@@ -225,7 +284,7 @@ class SqliteCatalog implements Catalog {
     this.#tracker = tracker;
     // Started on the next microtask, so #running is set before any progress callback runs.
     const run = Promise.resolve()
-      .then(() => this.#run(tracker, log))
+      .then(() => this.#run(tracker, log, options.allowRemovals === true))
       .finally(() => {
         this.#running = undefined;
         this.#tracker = undefined;
@@ -235,22 +294,34 @@ class SqliteCatalog implements Catalog {
     return run;
   }
 
-  async #run(tracker: ProgressTracker, log: Logger): Promise<CatalogReindexSummary> {
+  async #run(tracker: ProgressTracker, log: Logger, allowRemovals: boolean): Promise<CatalogReindexSummary> {
     const imagesDir = this.#imagesDir;
     if (imagesDir === undefined) {
       throw new LookalikeError('CATALOG_NOT_FOUND', 'No images folder is configured for this catalog', {
         userMessage: 'No catalog folder is configured. Set LOOKALIKE_CATALOG_DIR or run `lookalike index DIR`.',
       });
     }
+    // During a model change the run re-embeds into the shadow; the guard compares with the catalog.
+    const m = this.#migration;
+    const target =
+      m === undefined ? { store: this.#store, live: () => this.#live! } : { store: m.store, live: () => m.live };
     // The live index fell behind the database (a failed apply): rebuild it first, in chunks.
-    const live = this.#live!;
-    if (this.#mismatch === undefined && live.generation !== this.#store.generation()) {
-      log.warn({ live: live.generation, stored: this.#store.generation() }, 'live index is stale; rebuilding');
-      this.#replaceLive((await rebuildLiveIndex(this.#store, this.#spec, log)).live);
+    const live = target.live();
+    if (live.generation !== target.store.generation()) {
+      log.warn({ live: live.generation, stored: target.store.generation() }, 'live index is stale; rebuilding');
+      const rebuilt = (await rebuildLiveIndex(target.store, this.#spec, log)).live;
+      if (m === undefined) this.#replaceLive(rebuilt);
+      else this.#replaceShadowLive(m, rebuilt);
     }
-    return runReindex({
-      store: this.#store,
-      live: () => this.#live!,
+    if (m !== undefined)
+      log.warn(
+        { from: m.from.md5, to: this.weights.md5, done: m.live.count() },
+        'weights changed: re-embedding every image into the shadow',
+      );
+    const summary = await runReindex({
+      store: target.store,
+      baseline: this.#store,
+      live: target.live,
       embedder: this.#embedder,
       weights: this.weights,
       imagesDir,
@@ -260,16 +331,32 @@ class SqliteCatalog implements Catalog {
       tracker,
       logger: log,
       closing: () => this.#closing,
-      mismatch: this.#mismatch !== undefined,
-      resetForNewWeights: () => {
-        this.#store.transaction(() => {
-          this.#store.clear();
-          this.#store.bumpGeneration();
-        });
-        this.#mismatch = undefined;
-        this.#replaceLive(emptyLiveIndex(this.#spec, this.#store.generation()));
-      },
+      allowRemovals,
     });
+    if (m !== undefined) this.#swap(m, log);
+    return summary;
+  }
+
+  /** Ends a model change: the complete shadow becomes the catalog and its index answers (one synchronous step). */
+  #swap(m: Migration, log: Logger): void {
+    this.#store = swapInShadow(this.#dataDir, m.store, this.#store);
+    this.#migration = undefined;
+    this.#mismatch = undefined;
+    this.#replaceLive(m.live);
+    // The saved index is the old vectors': the save after this run replaces it.
+    this.#savedGeneration = -1;
+    log.info(
+      { from: m.from.md5, to: this.weights.md5, size: m.live.count() },
+      'model change complete: the re-embedded catalog answers',
+    );
+  }
+
+  #replaceShadowLive(m: Migration, next: LiveIndex): void {
+    const answering = this.#live === m.live;
+    const old = m.live;
+    m.live = next;
+    if (answering) this.#live = next;
+    old.index.close().catch((err: unknown) => this.#logger.warn({ err }, 'closing the old index failed'));
   }
 
   #replaceLive(next: LiveIndex): void {
@@ -294,6 +381,11 @@ class SqliteCatalog implements Catalog {
     this.#closedPromise = (async () => {
       if (this.#running !== undefined) await this.#running.catch(() => {});
       await this.#saving;
+      const m = this.#migration;
+      if (m !== undefined) {
+        if (this.#live === m.live) this.#live = undefined;
+        await m.close();
+      }
       await this.#live?.index.close();
       this.#closed = true;
       this.#live = undefined;
@@ -305,12 +397,13 @@ class SqliteCatalog implements Catalog {
 
 /** Removes a catalog's data files (database, index). */
 export async function removeCatalogData(dataDir: string): Promise<void> {
-  for (const f of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'index.faiss', 'index.json']) {
-    await rm(join(dataDir, f), { force: true });
+  for (const db of [CATALOG_FILE, SHADOW_FILE]) {
+    for (const suffix of ['', '-wal', '-shm']) await rm(join(dataDir, `${db}${suffix}`), { force: true });
   }
+  for (const f of ['index.faiss', 'index.json']) await rm(join(dataDir, f), { force: true });
 }
 
 /** True when `dataDir` holds a catalog database. */
 export function catalogExists(dataDir: string): boolean {
-  return existsSync(join(isAbsolute(dataDir) ? dataDir : resolve(dataDir), 'catalog.sqlite'));
+  return existsSync(join(isAbsolute(dataDir) ? dataDir : resolve(dataDir), CATALOG_FILE));
 }

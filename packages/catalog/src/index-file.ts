@@ -4,10 +4,18 @@
  * without freezing the event loop), and saving it in the background.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Logger } from '@lookalike/core';
-import { buildIndexInWorker, createIndex, loadIndex, type VectorIndex } from '@lookalike/index';
+import {
+  buildIndexInWorker,
+  createIndex,
+  loadIndex,
+  removeStaleTempFiles,
+  tempPathFor,
+  type VectorIndex,
+} from '@lookalike/index';
 import { LiveIndex, toLiveItem } from './live-index.js';
 import type { LiveItem } from './search.js';
 import { blobToVector, type CatalogStore, type ItemRow } from './store.js';
@@ -39,9 +47,24 @@ export async function readSidecar(path: string): Promise<IndexSidecar | undefine
 }
 
 async function writeSidecar(path: string, sidecar: IndexSidecar): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(sidecar));
-  await rename(tmp, path);
+  const tmp = tempPathFor(path);
+  try {
+    await writeFile(tmp, JSON.stringify(sidecar));
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Removes the temp files a crashed save left in the data dir (index and sidecar temps of dead
+ * processes; see `removeStaleTempFiles`). Called when the catalog opens its index; best effort.
+ */
+export async function removeLeftoverTemps(dataDir: string, logger: Logger): Promise<string[]> {
+  const removed = await removeStaleTempFiles(dataDir);
+  if (removed.length > 0) logger.info({ dataDir, removed }, 'removed temp files left by an interrupted save');
+  return removed;
 }
 
 /** How the catalog's indexes are made. */
@@ -72,9 +95,11 @@ export function emptyLiveIndex(spec: IndexSpec, generation: number): LiveIndex {
 /**
  * The live index at start-up: the saved file when its sidecar matches the database (generation,
  * kind, count, weights) and it loads with the right size; else rebuilt from the stored vectors.
+ * Temp files that crashed saves left beside the index file are removed first.
  * `saved` tells whether the file on disk matches it (else the caller saves it).
  */
 export async function openLiveIndex(o: OpenLiveOptions): Promise<{ live: LiveIndex; saved: boolean }> {
+  await removeLeftoverTemps(dirname(o.files.indexPath), o.logger);
   const generation = o.store.generation();
   const count = o.store.count();
   const sidecar = await readSidecar(o.files.sidecarPath);

@@ -2,14 +2,17 @@ export { catalogExists, openCatalog, removeCatalogData } from './catalog.js';
 export * from './csv.js';
 export * from './demo.js';
 export * from './eval.js';
+export { readStoredWeights } from './migration.js';
 export {
   type EmbedJob,
   type HashJob,
   type HashOutcome,
+  massRemovalError,
   metadataOf,
   planReindex,
   type ReindexPlan,
   type Relabel,
+  removalCount,
   resolveHashed,
   type StoredState,
 } from './plan.js';

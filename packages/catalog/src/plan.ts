@@ -3,6 +3,7 @@
  * `planReindex` classifies every scanned file against the stored items and failures, and
  * `resolveHashed` settles a file whose size or mtime changed once its content hash is known.
  */
+import { LookalikeError } from '@lookalike/core';
 import type { Labels } from './csv.js';
 import type { ScannedFile, ScanResult } from './scan.js';
 import type { FailureRow, ItemRow } from './store.js';
@@ -125,4 +126,41 @@ export function resolveHashed(job: HashJob, digest: string | undefined): HashOut
     return { kind: 'touched', fid: row.fid, size: file.size, mtimeMs: file.mtimeMs, relabel };
   }
   return { kind: 'changed', job: { file, metadata, kind: 'updated', row } };
+}
+
+/** Stored items whose file is not in the scan (what a run would remove). */
+export function removalCount(scan: Pick<ScanResult, 'files'>, items: readonly Pick<ItemRow, 'path'>[]): number {
+  const seen = new Set<string>();
+  for (const f of scan.files) seen.add(f.relPath);
+  let n = 0;
+  for (const r of items) if (!seen.has(r.path)) n++;
+  return n;
+}
+
+/**
+ * The mass-removal guard: a run that would remove more than half of a non-empty catalog (a
+ * missing, empty or unmounted folder included) is refused before it changes anything.
+ * @returns REINDEX_MASS_REMOVAL with `details.wouldRemove`, `details.total` and `details.imagesDir`, or undefined
+ */
+export function massRemovalError(
+  wouldRemove: number,
+  total: number,
+  imagesDir: string,
+  folderMissing = false,
+): LookalikeError | undefined {
+  if (total === 0 || wouldRemove * 2 <= total) return undefined;
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const where = folderMissing
+    ? `the folder ${imagesDir} is missing`
+    : wouldRemove === total
+      ? `the folder ${imagesDir} looks empty (is it mounted?)`
+      : `most files in ${imagesDir} are gone`;
+  return new LookalikeError(
+    'REINDEX_MASS_REMOVAL',
+    `Reindex would remove ${wouldRemove} of ${total} items (${where}); refused without allowRemovals`,
+    {
+      details: { wouldRemove, total, imagesDir, folderMissing },
+      userMessage: `This reindex would remove ${fmt(wouldRemove)} of the ${fmt(total)} items in the catalog: ${where}. Nothing was changed. Check the folder, then confirm the removal to go ahead.`,
+    },
+  );
 }

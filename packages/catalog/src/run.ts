@@ -9,17 +9,23 @@ import { type Labels, readLabels } from './csv.js';
 import { type EmbedOutcome, embedInWindow, sha256Hex } from './embed-window.js';
 import type { LiveIndex, LiveRelabel, LiveUpsert } from './live-index.js';
 import { toLiveItem } from './live-index.js';
-import { type EmbedJob, planReindex, resolveHashed } from './plan.js';
+import { type EmbedJob, massRemovalError, planReindex, removalCount, resolveHashed } from './plan.js';
 import type { ProgressTracker } from './progress.js';
-import { scanImages } from './scan.js';
+import { type ScanResult, scanImages } from './scan.js';
 import type { CatalogStore } from './store.js';
 import type { CatalogReindexSummary } from './types.js';
 
 const FAILED_FILES_CAP = 50;
 
 export interface RunContext {
+  /** The database the run writes (during a model change: the shadow being re-embedded). */
   store: CatalogStore;
-  /** The live index now (it is replaced when the weights changed). */
+  /**
+   * The catalog the mass-removal guard compares with: during a model change the old one, not
+   * the half-made shadow. @defaultValue store
+   */
+  baseline?: CatalogStore;
+  /** The live index of `store` now (a stale one is replaced before the run). */
   live: () => LiveIndex;
   embedder: Embedder;
   weights: WeightsInfo;
@@ -32,9 +38,8 @@ export interface RunContext {
   logger: Logger;
   /** True once close() was called: the run stops at its next checkpoint. */
   closing: () => boolean;
-  /** The stored vectors were made with other weights: clear them (empty live index) before planning. */
-  mismatch: boolean;
-  resetForNewWeights: () => void;
+  /** Go ahead even when more than half of the catalog would be removed (see massRemovalError). */
+  allowRemovals: boolean;
 }
 
 function closedError(): LookalikeError {
@@ -43,18 +48,34 @@ function closedError(): LookalikeError {
 
 export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary> {
   const { store, tracker, logger: log } = ctx;
+  const baseline = ctx.baseline ?? store;
   const startedAt = tracker.startedAt;
 
   // Phase: scanning.
   tracker.phase('scanning', 0);
-  let scan: Awaited<ReturnType<typeof scanImages>>;
+  let scan: ScanResult;
+  let folderMissing = false;
   try {
     scan = await scanImages(ctx.imagesDir);
   } catch (err) {
-    throw new LookalikeError('CATALOG_NOT_FOUND', `Cannot read the images folder ${ctx.imagesDir}`, {
-      cause: err,
-      details: { imagesDir: ctx.imagesDir },
-    });
+    // A missing folder with items stored is a mass removal (an unmounted share), not just "not found".
+    if (baseline.count() === 0 || !ctx.allowRemovals) {
+      const guard = massRemovalError(baseline.count(), baseline.count(), ctx.imagesDir, true);
+      if (guard !== undefined) throw guard;
+      throw new LookalikeError('CATALOG_NOT_FOUND', `Cannot read the images folder ${ctx.imagesDir}`, {
+        cause: err,
+        details: { imagesDir: ctx.imagesDir },
+      });
+    }
+    log.warn({ err, imagesDir: ctx.imagesDir }, 'images folder unreadable; removing every item (allowRemovals)');
+    folderMissing = true;
+    scan = { files: [], collisions: [], unreadable: [] };
+  }
+  // Before anything is written: a run that would empty most of the catalog needs allowRemovals.
+  if (!ctx.allowRemovals) {
+    const total = baseline.count();
+    const guard = massRemovalError(removalCount(scan, baseline.rows()), total, ctx.imagesDir, folderMissing);
+    if (guard !== undefined) throw guard;
   }
   const labels: Labels | undefined = ctx.labelsPath === undefined ? undefined : await readLabels(ctx.labelsPath);
   if (scan.collisions.length > 0) {
@@ -68,10 +89,6 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
   }
   tracker.phase('scanning', scan.files.length, scan.files.length);
 
-  if (ctx.mismatch) {
-    log.warn({ loaded: ctx.weights.md5 }, 'weights changed: re-embedding every image');
-    ctx.resetForNewWeights();
-  }
   store.transaction(() => {
     store.setMeta('weights_source', ctx.weights.source);
     store.setMeta('weights_md5', ctx.weights.md5);

@@ -6,7 +6,16 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, relative, sep } from 'node:path';
 
 /** File extensions the catalog picks up (case-insensitive). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif'];
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.gif',
+  '.avif',
+  '.heic',
+  '.heif',
+];
 
 export interface ScannedFile {
   /** Item id: the file stem, or the relative path without extension when stems collide. */

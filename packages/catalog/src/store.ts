@@ -159,11 +159,6 @@ export class CatalogStore {
     this.#stmts.deleteFailure.run(path);
   }
 
-  /** Deletes every item and failure (weights changed). */
-  clear(): void {
-    this.db.exec('DELETE FROM items; DELETE FROM failures;');
-  }
-
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }

@@ -6,7 +6,9 @@ import type {
   Embedder,
   ItemMetadata,
   Logger,
+  ModelMigration,
   ReindexProgress,
+  ReindexRunOptions,
   ReindexSummary,
   WeightsInfo,
 } from '@lookalike/core';
@@ -37,10 +39,18 @@ export interface CatalogOptions {
   batchSize?: number;
   /**
    * When the database was built with other weights: false → `openCatalog` throws
-   * INDEX_MODEL_MISMATCH; true → it opens, `search` throws INDEX_MODEL_MISMATCH and the next
-   * `reindex()` re-embeds everything with the loaded weights. @defaultValue false
+   * INDEX_MODEL_MISMATCH; true → it opens a model change. The stored vectors are kept, and the
+   * next `reindex()` re-embeds everything with the loaded weights into a shadow
+   * (`catalog.next.sqlite`, continued after a crash) that replaces them in one step once
+   * complete. @defaultValue false
    */
   allowModelMismatch?: boolean;
+  /**
+   * During a model change, keep answering from the stored vectors (the caller embeds queries with
+   * the previous model: see `answeringWeights()`). false → the re-embedded items answer as they
+   * are made, like a first index. @defaultValue false
+   */
+  answerFromStored?: boolean;
 }
 
 /** The reindex summary with catalog extras. */
@@ -64,7 +74,7 @@ export interface CatalogInfo {
   indexKind: 'flat' | 'hnsw';
   /** Weights the stored vectors were made with (undefined for a new catalog). */
   storedWeights: { source: string; md5: string } | undefined;
-  /** True when the stored vectors were made with other weights than the loaded ones. */
+  /** True when the stored vectors were made with other weights than the loaded ones (a model change to finish). */
   modelMismatch: boolean;
   /** The live index: searchable items, stored vectors, HNSW tombstones, compactions. */
   indexStats: IndexStats;
@@ -80,7 +90,9 @@ export interface CatalogItem {
 /** The catalog. Open with `openCatalog`. */
 export interface Catalog extends CatalogPort {
   readonly weights: WeightsInfo;
-  reindex(onProgress?: (p: ReindexProgress) => void): Promise<CatalogReindexSummary>;
+  reindex(onProgress?: (p: ReindexProgress) => void, options?: ReindexRunOptions): Promise<CatalogReindexSummary>;
+  answeringWeights(): WeightsInfo;
+  migration(): ModelMigration | null;
   info(): CatalogInfo;
   /** Every searchable item. */
   items(): CatalogItem[];

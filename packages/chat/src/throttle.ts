@@ -46,6 +46,11 @@ export interface ProgressThrottle {
    * later pushes. Resolves when that last write has settled.
    */
   finish(text: string): Promise<void>;
+  /**
+   * Like `finish` without a last text: drops any waiting text, ignores later pushes, and resolves
+   * once the write in flight (if any) has settled, so the caller's own final write comes last.
+   */
+  cancel(): Promise<void>;
 }
 
 export function createProgressThrottle(options: ProgressThrottleOptions): ProgressThrottle {
@@ -81,6 +86,14 @@ export function createProgressThrottle(options: ProgressThrottleOptions): Progre
     });
   }
 
+  async function cancel(): Promise<void> {
+    closed = true;
+    waiting = undefined;
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+    await inFlight;
+  }
+
   return {
     push(text) {
       if (closed) return;
@@ -88,12 +101,9 @@ export function createProgressThrottle(options: ProgressThrottleOptions): Progre
       pump();
     },
     async finish(text) {
-      closed = true;
-      waiting = undefined;
-      if (timer !== undefined) clock.clearTimeout(timer);
-      timer = undefined;
-      await inFlight;
+      await cancel();
       await send(text);
     },
+    cancel,
   };
 }

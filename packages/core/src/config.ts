@@ -53,10 +53,13 @@ export const configSchema = z.object({
   LOOKALIKE_MAX_PIXELS: int(DEFAULT_IMAGE_LIMITS.maxPixels, 1, 1_000_000_000),
   LOOKALIKE_MAX_BYTES: int(DEFAULT_IMAGE_LIMITS.maxBytes, 1, 1024 * 1024 * 1024),
   LOOKALIKE_RATE_PER_MINUTE: int(5, 1, 10_000),
+  LOOKALIKE_PAGE_RATE_PER_MINUTE: int(60, 1, 100_000),
   LOOKALIKE_QUEUE_MAX: int(16, 1, 10_000),
   LOOKALIKE_FAR_DISTANCE: num(0.5, 0, 4),
   LOOKALIKE_FETCH_TIMEOUT_MS: int(15_000, 100, 600_000),
   LOOKALIKE_FETCH_CONNECT_TIMEOUT_MS: int(5_000, 50, 600_000),
+  LOOKALIKE_FETCH_ALLOW_PRIVATE: bool(false),
+  LOOKALIKE_PUBLIC_HOSTS: list,
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   HOST: z.string().default('127.0.0.1'),
   PORT: int(3000, 0, 65535),
@@ -100,10 +103,32 @@ export interface Config {
   /** Limits every image is held to: uploads, downloads, catalog files. */
   image: ImageLimits;
   index: { kind: 'flat' | 'hnsw'; efSearch: number };
-  limits: { ratePerMinute: number; queueMax: number; farDistance: number };
-  fetch: { timeoutMs: number; connectTimeoutMs: number; allowedHosts: string[] };
+  limits: {
+    /** Chat users' queries per user per minute. */
+    ratePerMinute: number;
+    /** Local page and API queries per client per minute (its own budget, not the chat users'). */
+    pageRatePerMinute: number;
+    queueMax: number;
+    farDistance: number;
+  };
+  fetch: {
+    timeoutMs: number;
+    connectTimeoutMs: number;
+    allowedHosts: string[];
+    /**
+     * Opt-in for self-hosted sources and tests: fetch from loopback, private, link-local … addresses
+     * and send tokens over plain http. Off by default.
+     */
+    allowPrivate: boolean;
+  };
   logLevel: RawConfig['LOG_LEVEL'];
-  http: { host: string; port: number; localPage: boolean };
+  http: {
+    host: string;
+    port: number;
+    localPage: boolean;
+    /** Host names (beyond HOST, localhost, 127.0.0.1, [::1]) the page and API answer to. */
+    publicHosts: string[];
+  };
   discord:
     | {
         token: string;
@@ -177,6 +202,7 @@ export function parseConfig(
     index: { kind: c.LOOKALIKE_INDEX, efSearch: c.LOOKALIKE_HNSW_EF_SEARCH },
     limits: {
       ratePerMinute: c.LOOKALIKE_RATE_PER_MINUTE,
+      pageRatePerMinute: c.LOOKALIKE_PAGE_RATE_PER_MINUTE,
       queueMax: c.LOOKALIKE_QUEUE_MAX,
       farDistance: c.LOOKALIKE_FAR_DISTANCE,
     },
@@ -184,9 +210,10 @@ export function parseConfig(
       timeoutMs: c.LOOKALIKE_FETCH_TIMEOUT_MS,
       connectTimeoutMs: c.LOOKALIKE_FETCH_CONNECT_TIMEOUT_MS,
       allowedHosts: c.ATTACHMENT_HOSTS,
+      allowPrivate: c.LOOKALIKE_FETCH_ALLOW_PRIVATE,
     },
     logLevel: c.LOG_LEVEL,
-    http: { host: c.HOST, port: c.PORT, localPage: c.LOCAL_PAGE },
+    http: { host: c.HOST, port: c.PORT, localPage: c.LOCAL_PAGE, publicHosts: c.LOOKALIKE_PUBLIC_HOSTS },
     discord:
       c.DISCORD_TOKEN === undefined
         ? undefined
@@ -264,6 +291,7 @@ export const MAX_K = 10;
 export function serviceSettingsFrom(config: Config): ServiceSettings {
   return {
     ratePerMinute: config.limits.ratePerMinute,
+    pageRatePerMinute: config.limits.pageRatePerMinute,
     queueMax: config.limits.queueMax,
     concurrency: 2 * config.embedder.batchSize,
     farDistance: config.limits.farDistance,

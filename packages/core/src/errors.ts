@@ -13,12 +13,18 @@ export const USER_ERROR_CODES = [
   'FETCH_FAILED',
   'FETCH_NOT_IMAGE',
   'HOST_NOT_ALLOWED',
+  'FETCH_BLOCKED_ADDRESS',
+  'FETCH_INSECURE',
   'RATE_LIMITED',
   'BUSY',
   'INDEX_EMPTY',
   'INDEX_BUILDING',
   'REINDEX_IN_PROGRESS',
+  'REINDEX_MASS_REMOVAL',
   'FORBIDDEN',
+  'HOST_MISDIRECTED',
+  'ORIGIN_FORBIDDEN',
+  'BAD_REQUEST',
   'INDEX_MODEL_MISMATCH',
   'NO_IMAGE',
 ] as const;
@@ -46,20 +52,30 @@ export type ErrorCode = UserErrorCode | InternalErrorCode;
 
 /** The sentence shown to a person for each user-facing code. */
 export const USER_MESSAGES: Readonly<Record<UserErrorCode, string>> = Object.freeze({
-  UNSUPPORTED_IMAGE: "That file isn't a photo I can read. Please send a JPEG, PNG, WebP, GIF, AVIF or TIFF image.",
+  UNSUPPORTED_IMAGE:
+    "That file isn't a photo I can read. Please send a JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF image.",
   // The configured limits are quoted by imageTooLarge() (media.ts); this is the fallback.
   IMAGE_TOO_LARGE: 'That image is too large. Please send a smaller photo.',
   IMAGE_DECODE_FAILED: "I couldn't open that image: it looks damaged or incomplete. Please try another photo.",
   FETCH_FAILED: "I couldn't download that image. Please try posting it again.",
   FETCH_NOT_IMAGE: "The link didn't give me an image (I got a web page instead).",
   HOST_NOT_ALLOWED: "I only download images from the chat platform's own file servers.",
+  FETCH_BLOCKED_ADDRESS:
+    "I won't download from that address: it points inside a private network. Please post the image itself.",
+  FETCH_INSECURE: 'I only send credentials over https, and that link is plain http.',
   RATE_LIMITED: "You're going a bit fast. Please wait a minute and try again.",
   BUSY: "I'm busy with other photos right now. Please try again in a moment.",
   INDEX_EMPTY: 'The catalog is empty. An admin needs to run /reindex first.',
   INDEX_BUILDING:
     'The catalog is being indexed right now. The first items become searchable within seconds: please try again in a moment.',
   REINDEX_IN_PROGRESS: 'A reindex is already running.',
+  // The count is quoted by the catalog's own sentence; this is the fallback.
+  REINDEX_MASS_REMOVAL:
+    'That reindex would remove more than half of the catalog, so I stopped before changing anything. Check the catalog folder, then confirm the removal.',
   FORBIDDEN: 'Only admins can do that.',
+  HOST_MISDIRECTED: 'This server does not answer to that host name.',
+  ORIGIN_FORBIDDEN: 'Requests from other web sites are refused.',
+  BAD_REQUEST: 'That request is malformed.',
   INDEX_MODEL_MISMATCH: 'The catalog was built with a different model. An admin needs to run /reindex.',
   NO_IMAGE: "I didn't find an image to search with. Attach a photo and try again.",
 });

@@ -3,9 +3,9 @@
  * adapters). Callers branch on `code`, never on the text.
  */
 import { formatDuration } from './format.js';
-import type { ReindexProgress } from './ports.js';
+import type { ModelMigration, ReindexProgress } from './ports.js';
 
-export type NoticeCode = 'UNTRAINED' | 'NO_CLOSE_MATCH' | 'NO_FILTER_MATCH' | 'INDEXING';
+export type NoticeCode = 'UNTRAINED' | 'NO_CLOSE_MATCH' | 'NO_FILTER_MATCH' | 'INDEXING' | 'MODEL_MIGRATION';
 
 export interface Notice {
   code: NoticeCode;
@@ -42,6 +42,26 @@ export function indexingText(progress: ReindexProgress): string {
 export const indexingNotice = (progress: ReindexProgress): Notice => ({
   code: 'INDEXING',
   text: indexingText(progress),
+  level: 'info',
+});
+
+/**
+ * Which model answers during a model change, e.g. "Answering with the previous model (ResNet50
+ * UNTRAINED …) while the catalog is re-embedded with ResNet50 ImageNet (…): 2,104 of 44,441 done."
+ * Without the previous model the new vectors answer as they are made.
+ */
+export function migrationText(m: ModelMigration): string {
+  const progress = `${count(m.done)} of ${count(Math.max(m.total, m.done))} done`;
+  const when = m.running ? '' : ' (the next reindex continues it)';
+  if (m.answering.md5 !== m.target.md5) {
+    return `Answering with the previous model (${m.answering.description}) while the catalog is re-embedded with ${m.target.description}: ${progress}${when}.`;
+  }
+  return `Answering with the new model (${m.target.description}) from the items re-embedded so far: ${progress}${when}; the previous vectors are kept until it completes.`;
+}
+
+export const migrationNotice = (m: ModelMigration): Notice => ({
+  code: 'MODEL_MIGRATION',
+  text: migrationText(m),
   level: 'info',
 });
 

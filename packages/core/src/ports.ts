@@ -95,6 +95,12 @@ export interface SearchOptions {
   filters?: MetadataFilters;
   /** Leave out items at distance ≈ 0 from the query. Default true. */
   excludeDuplicates?: boolean;
+  /**
+   * md5 of the weights the query vector was made with. When it is not the weights of the vectors
+   * that answer (`CatalogPort.answeringWeights()`), search throws INDEX_MODEL_MISMATCH instead of
+   * comparing vectors of two models. @defaultValue the catalog's loaded weights
+   */
+  weightsMd5?: string;
 }
 
 export type ReindexPhase = 'scanning' | 'hashing' | 'embedding' | 'removing' | 'done';
@@ -127,16 +133,51 @@ export interface ReindexSummary {
   total: number;
 }
 
+/** Options of one reindex run. */
+export interface ReindexRunOptions {
+  /**
+   * Go ahead even when the run would remove more than half of the catalog (a missing or empty
+   * folder included). Without it such a run refuses with REINDEX_MASS_REMOVAL before changing
+   * anything, with `details.wouldRemove` and `details.total`. @defaultValue false
+   */
+  allowRemovals?: boolean;
+}
+
+/**
+ * A model change in progress: the catalog is re-embedded with the loaded weights (`target`)
+ * into a shadow, while `answering` vectors keep answering; it swaps in one step when complete.
+ */
+export interface ModelMigration {
+  /** The weights of the vectors that answer queries now. */
+  answering: WeightsInfo;
+  /** The loaded weights the catalog is re-embedded with. */
+  target: WeightsInfo;
+  /** Items already re-embedded with `target`. */
+  done: number;
+  /** Items the re-embedded catalog will hold (the old catalog's size until a run has scanned). */
+  total: number;
+  /** True while a reindex is re-embedding; false while it waits for the next reindex. */
+  running: boolean;
+}
+
 /** What core needs from the catalog. Implemented by @lookalike/catalog. */
 export interface CatalogPort {
   /** Number of items searchable now (it grows while a reindex commits batches). */
   size(): number;
   search(query: Float32Array, options: SearchOptions): SimilarItem[];
   /** Single-flight: rejects with REINDEX_IN_PROGRESS (details.progress) while one runs. */
-  reindex(onProgress?: (p: ReindexProgress) => void): Promise<ReindexSummary>;
+  reindex(onProgress?: (p: ReindexProgress) => void, options?: ReindexRunOptions): Promise<ReindexSummary>;
   /** Progress of the running reindex, or null. */
   reindexProgress(): ReindexProgress | null;
   /** Distinct values of a metadata field, most common first (for filters and autocomplete). */
   facet(field: string): string[];
+  /**
+   * The weights of the vectors that answer now: the loaded ones, except during a model change
+   * while the previous model's vectors still answer. Queries must be embedded with these.
+   * @defaultValue (when not implemented) the loaded embedder's weights
+   */
+  answeringWeights?(): WeightsInfo;
+  /** The model change in progress, or null. @defaultValue (when not implemented) null */
+  migration?(): ModelMigration | null;
   close(): Promise<void>;
 }

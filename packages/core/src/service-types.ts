@@ -4,7 +4,14 @@
  */
 import type { FetchOptions } from './media.js';
 import type { Notice } from './notices.js';
-import type { MetadataFilters, ReindexProgress, ReindexSummary, SimilarItem, WeightsInfo } from './ports.js';
+import type {
+  MetadataFilters,
+  ReindexProgress,
+  ReindexRunOptions,
+  ReindexSummary,
+  SimilarItem,
+  WeightsInfo,
+} from './ports.js';
 
 /** Where a request came from (metrics and logs). */
 export type Surface = 'page' | 'discord' | 'slack' | 'cli';
@@ -61,6 +68,7 @@ export type FetchImageOptions = Pick<FetchOptions, 'headers' | 'notImageHint'>;
 
 export interface ServiceStatus {
   catalogSize: number;
+  /** The model whose vectors answer now (the previous one while a model change re-embeds). */
   weights: WeightsInfo;
   runtime: string;
   reindexing: boolean;
@@ -94,9 +102,10 @@ export interface SimilarityService {
   fetchImage(url: string, options?: FetchImageOptions): Promise<Buffer>;
   /**
    * Runs the catalog's incremental reindex (single flight).
-   * @throws LookalikeError REINDEX_IN_PROGRESS with `details.progress`
+   * @throws LookalikeError REINDEX_IN_PROGRESS with `details.progress`; REINDEX_MASS_REMOVAL
+   *   (nothing changed) when it would remove more than half the catalog without `allowRemovals`
    */
-  reindex(onProgress?: (p: ReindexProgress) => void): Promise<ReindexSummary>;
+  reindex(onProgress?: (p: ReindexProgress) => void, options?: ReindexRunOptions): Promise<ReindexSummary>;
   status(): ServiceStatus;
   facets(): Facets;
   close(): Promise<void>;

@@ -13,13 +13,15 @@ import type { CollageRenderer, ImageFetcher, ImageInspector, ImageLimits } from 
 import {
   indexBuildingSentence,
   indexingNotice,
+  migrationNotice,
   type Notice,
   noCloseMatchNotice,
   noFilterMatchNotice,
   untrainedNotice,
 } from './notices.js';
-import type { CatalogPort, Embedder, Logger, SimilarItem } from './ports.js';
+import type { CatalogPort, Embedder, Logger, SimilarItem, WeightsInfo } from './ports.js';
 import { silentLogger } from './ports.js';
+import { createQueryEmbedders } from './query-embedders.js';
 import type {
   Answer,
   AnswerStage,
@@ -30,13 +32,19 @@ import type {
   ServiceObserver,
   ServiceStatus,
   SimilarityService,
+  Surface,
 } from './service-types.js';
 import { contentTypeOf, extensionOf, sniff } from './sniff.js';
 
 /** The numbers the service works with; `serviceSettingsFrom(config)` builds them from the parsed config. */
 export interface ServiceSettings {
-  /** Queries per user per minute. */
+  /** Queries per chat user per minute. */
   ratePerMinute: number;
+  /**
+   * Queries per local page / API client per minute (surface 'page'): its own budget, separate
+   * from the chat users'. @defaultValue ratePerMinute
+   */
+  pageRatePerMinute?: number;
   /** Queries waiting for a slot before new ones get BUSY. */
   queueMax: number;
   /** findSimilar jobs running at once (the embedder batches concurrent calls). */
@@ -53,6 +61,12 @@ export interface ServiceSettings {
 
 export interface SimilarityServiceOptions {
   embedder: Embedder;
+  /**
+   * The model the loaded one replaced, while the catalog still answers from its vectors (a model
+   * change being re-embedded): queries are embedded with it until the catalog swaps, then it is
+   * disposed. The service always owns it.
+   */
+  previousEmbedder?: Embedder;
   catalog: CatalogPort;
   /** Header-only image checks (@lookalike/render `createImageInspector`). */
   inspector: ImageInspector;
@@ -105,12 +119,19 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
   const log = (options.logger ?? silentLogger).child({ component: 'service' });
   const observer = options.observer ?? noObserver;
   const startedAt = Date.now();
-  const rate: RateLimiter = createRateLimiter({
-    ratePerMinute: settings.ratePerMinute,
-    ...(options.now === undefined ? {} : { now: options.now }),
-  });
+  const clock = options.now === undefined ? {} : { now: options.now };
+  const pageRatePerMinute = settings.pageRatePerMinute ?? settings.ratePerMinute;
+  const chatRate: RateLimiter = createRateLimiter({ ratePerMinute: settings.ratePerMinute, ...clock });
+  const pageRate: RateLimiter = createRateLimiter({ ratePerMinute: pageRatePerMinute, ...clock });
   const queue = new PQueue({ concurrency: settings.concurrency });
   const loadImage = options.loadImage ?? ((item: SimilarItem) => readFile(item.path));
+  const answeringWeights = (): WeightsInfo => catalog.answeringWeights?.() ?? embedder.weights;
+  const embedders = createQueryEmbedders({
+    current: embedder,
+    previous: options.previousEmbedder,
+    answering: answeringWeights,
+    logger: log,
+  });
   /** Whether a reindex was seen running: cached tiles are dropped once it ends (files may have changed). */
   let reindexSeen = false;
   let closed = false;
@@ -141,10 +162,12 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     throw new LookalikeError('INDEX_EMPTY', 'The catalog has no items');
   }
 
-  function checkRate(userId: string): void {
-    const decision = rate.take(userId);
+  function checkRate(userId: string, surface: Surface): void {
+    const page = surface === 'page';
+    const decision = (page ? pageRate : chatRate).take(userId);
     if (!decision.allowed) {
-      throw new LookalikeError('RATE_LIMITED', `Rate limit of ${settings.ratePerMinute}/min reached`, {
+      const limit = page ? pageRatePerMinute : settings.ratePerMinute;
+      throw new LookalikeError('RATE_LIMITED', `Rate limit of ${limit}/min reached (${surface})`, {
         details: { retryAfterMs: decision.retryAfterMs },
       });
     }
@@ -161,11 +184,13 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     );
   }
 
-  function noticesFor(results: readonly SimilarItem[], noCloseMatch: boolean): Notice[] {
+  function noticesFor(results: readonly SimilarItem[], noCloseMatch: boolean, weights: WeightsInfo): Notice[] {
     const notices: Notice[] = [];
-    if (embedder.weights.untrained) notices.push(untrainedNotice());
+    if (weights.untrained) notices.push(untrainedNotice());
+    const migration = catalog.migration?.() ?? null;
     const progress = catalog.reindexProgress();
-    if (progress !== null) notices.push(indexingNotice({ ...progress, searchable: catalog.size() }));
+    if (migration !== null) notices.push(migrationNotice(migration));
+    else if (progress !== null) notices.push(indexingNotice({ ...progress, searchable: catalog.size() }));
     if (noCloseMatch) notices.push(noCloseMatchNotice());
     if (results.length === 0) notices.push(noFilterMatchNotice());
     return notices;
@@ -180,26 +205,16 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
   ): Promise<Answer> {
     const k = Math.max(1, Math.min(settings.maxK, Math.trunc(opts.k ?? settings.defaultK)));
     const info = await timed('inspect', times, () => inspector.inspect(bytes));
-    const [vector] = await timed('embed', times, () => embedder.embed([bytes], { priority: 'interactive' }));
-    if (vector === undefined) throw new LookalikeError('INTERNAL', 'Embedder returned no vector');
-    const results = await timed('search', times, async () =>
-      catalog.search(vector, {
-        k,
-        excludeDuplicates: opts.excludeDuplicates ?? true,
-        ...(opts.filters === undefined ? {} : { filters: opts.filters }),
-      }),
-    );
+    const { results, weights } = await embedAndSearch(bytes, k, opts, times, rlog);
     const best = results[0];
     const noCloseMatch = best !== undefined && best.distance > settings.farDistance;
-    const notices = noticesFor(results, noCloseMatch);
+    const notices = noticesFor(results, noCloseMatch, weights);
     if (catalog.reindexProgress() !== null) reindexSeen = true;
     else if (reindexSeen) {
       reindexSeen = false;
       renderer.clear();
     }
-    const collage = await timed('collage', times, () =>
-      renderer.render(results, { weights: embedder.weights, notices, loadImage }),
-    );
+    const collage = await timed('collage', times, () => renderer.render(results, { weights, notices, loadImage }));
     rlog.info(
       {
         kind: info.kind,
@@ -218,12 +233,61 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     return {
       requestId,
       results: frozen,
-      weights: embedder.weights,
+      weights,
       noCloseMatch,
       notices,
       collage,
       images: () => loadResultImages(frozen),
     };
+  }
+
+  /**
+   * Embeds with the model whose vectors answer, and searches with it. When the catalog swapped
+   * models between the two (INDEX_MODEL_MISMATCH), it is done once more with the new model.
+   */
+  async function embedAndSearch(
+    bytes: Uint8Array,
+    k: number,
+    opts: FindSimilarOptions,
+    times: Record<string, number>,
+    rlog: Logger,
+    retried = false,
+  ): Promise<{ results: SimilarItem[]; weights: WeightsInfo }> {
+    const answeringBefore = answeringWeights().md5;
+    const lease = embedders.lease();
+    const weights = lease.embedder.weights;
+    let vector: Float32Array | undefined;
+    try {
+      // The embedder may transfer (detach) its input: while a model change runs (a retry is
+      // possible) the first attempt gets a copy.
+      const input = retried || catalog.migration?.() == null ? bytes : bytes.slice();
+      [vector] = await timed('embed', times, () => lease.embedder.embed([input], { priority: 'interactive' }));
+    } finally {
+      lease.release();
+    }
+    if (vector === undefined) throw new LookalikeError('INTERNAL', 'Embedder returned no vector');
+    try {
+      const found = vector;
+      const results = await timed('search', times, async () =>
+        catalog.search(found, {
+          k,
+          excludeDuplicates: opts.excludeDuplicates ?? true,
+          weightsMd5: weights.md5,
+          ...(opts.filters === undefined ? {} : { filters: opts.filters }),
+        }),
+      );
+      return { results, weights };
+    } catch (err) {
+      // Only a swap since this query chose its model earns one more try.
+      const swapped =
+        (err as { code?: unknown }).code === 'INDEX_MODEL_MISMATCH' && answeringWeights().md5 !== answeringBefore;
+      if (retried || !swapped) throw err;
+      rlog.info(
+        { from: weights.md5, to: answeringWeights().md5 },
+        'the catalog swapped models mid-query; embedding again',
+      );
+      return embedAndSearch(bytes, k, opts, times, rlog, true);
+    }
   }
 
   async function loadResultImages(results: readonly SimilarItem[]): Promise<ResultImage[]> {
@@ -252,7 +316,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       try {
         if (closed) throw new LookalikeError('BUSY', 'Service is shutting down');
         checkCatalogState();
-        checkRate(opts.userId);
+        checkRate(opts.userId, surface);
         if (queue.size >= settings.queueMax) {
           throw new LookalikeError('BUSY', `Queue full (${queue.size} waiting)`, {
             details: { queueDepth: queue.size, inFlight: queue.pending },
@@ -282,7 +346,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       return queue.add(() => fetcher.fetch(url, opts));
     },
 
-    async reindex(onProgress) {
+    async reindex(onProgress, runOptions) {
       if (reindexing !== undefined) {
         throw new LookalikeError('REINDEX_IN_PROGRESS', 'A reindex is already running', {
           details: { progress: catalog.reindexProgress() },
@@ -290,7 +354,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       }
       const rlog = log.child({ op: 'reindex' });
       rlog.info({}, 'reindex started');
-      const run = catalog.reindex(onProgress);
+      const run = catalog.reindex(onProgress, runOptions);
       reindexing = run;
       try {
         const summary = await run;
@@ -303,6 +367,8 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       } finally {
         reindexing = undefined;
         renderer.clear();
+        // A completed model change: the previous model goes once no query holds it.
+        embedders.settle();
       }
     },
 
@@ -310,7 +376,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       const progress = catalog.reindexProgress();
       return {
         catalogSize: catalog.size(),
-        weights: embedder.weights,
+        weights: answeringWeights(),
         runtime: embedder.runtime,
         reindexing: reindexing !== undefined || progress !== null,
         reindexProgress: progress,
@@ -333,9 +399,11 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
           // The catalog stops a running reindex at its next checkpoint and waits for it.
           await catalog.close();
           if (reindexing !== undefined) await reindexing.catch(() => {});
+          await embedders.close();
           await embedder.dispose();
-        } else if (reindexing !== undefined) {
-          await reindexing.catch(() => {});
+        } else {
+          if (reindexing !== undefined) await reindexing.catch(() => {});
+          await embedders.close();
         }
         log.info({}, 'service closed');
       })();

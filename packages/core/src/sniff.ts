@@ -4,7 +4,7 @@
  */
 import { LookalikeError } from './errors.js';
 
-/** Raster formats the sniffer recognises (see `DecodableKind` for those it decodes). */
+/** Raster formats the sniffer recognises, all of which the product decodes. `heic` covers HEIC and HEIF. */
 export type ImageKind = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'heic' | 'tiff';
 
 /** What a byte buffer looks like. */
@@ -120,29 +120,22 @@ function textHead(bytes: Uint8Array): string | undefined {
   return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(start, end));
 }
 
-/** Raster kinds the product can decode today (HEIC needs an HEVC decoder it doesn't ship yet). */
-export type DecodableKind = Exclude<ImageKind, 'heic'>;
-
-/** The sentence for an iPhone HEIC photo. */
-export const HEIC_USER_MESSAGE =
-  "HEIC photos (the iPhone default format) can't be read yet. Please send a JPEG, PNG, WebP, GIF, AVIF or TIFF image.";
+/**
+ * Raster kinds the product decodes: every kind the sniffer recognises (HEIC/HEIF through
+ * libheif-js in the embedder, the rest through sharp).
+ */
+export type DecodableKind = ImageKind;
 
 /**
  * The one decision on whether bytes are an image the product decodes, shared by the inspector (on
  * the answer path) and the embedder (for catalog files).
- * @throws LookalikeError UNSUPPORTED_IMAGE: not a raster image (empty, SVG, HTML, text, PDF, …) or HEIC
+ * @throws LookalikeError UNSUPPORTED_IMAGE: not a raster image (empty, SVG, HTML, text, PDF, …)
  */
 export function decodableKind(bytes: Uint8Array): DecodableKind {
   const sniffed = sniff(bytes);
   if (!sniffed.image) {
     throw new LookalikeError('UNSUPPORTED_IMAGE', `Not a raster image (${sniffed.kind})`, {
       details: { kind: sniffed.kind },
-    });
-  }
-  if (sniffed.kind === 'heic') {
-    throw new LookalikeError('UNSUPPORTED_IMAGE', 'HEIC/HEIF images are not supported yet (no HEVC decoder)', {
-      details: { kind: 'heic' },
-      userMessage: HEIC_USER_MESSAGE,
     });
   }
   return sniffed.kind;

@@ -22,6 +22,27 @@ export const COMMAND_NAMES = Object.freeze({
   reindex: 'reindex',
 });
 
+/** What a /reindex confirmation button does. */
+export type ReindexButtonAction = 'confirm' | 'cancel';
+
+const REINDEX_BUTTON = /^reindex:(confirm|cancel):([^:\s]{1,80})$/;
+
+/**
+ * The custom_id of a /reindex confirmation button: the action and the id of the admin who asked,
+ * so a press is understood after a restart and only that admin's press counts.
+ * @example reindexButtonId('confirm', '123') === 'reindex:confirm:123'
+ */
+export function reindexButtonId(action: ReindexButtonAction, userId: string): string {
+  return `reindex:${action}:${userId}`;
+}
+
+/** The action and asking admin of a /reindex button's custom_id, or undefined for other components. */
+export function parseReindexButtonId(customId: string): { action: ReindexButtonAction; userId: string } | undefined {
+  const m = REINDEX_BUTTON.exec(customId);
+  if (m === null) return undefined;
+  return { action: m[1] as ReindexButtonAction, userId: m[2]! };
+}
+
 /** Discord allows at most 25 choices per option. */
 const MAX_CHOICES = 25;
 /** Discord limits a choice's name and value to 100 characters. */

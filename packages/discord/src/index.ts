@@ -6,7 +6,13 @@ export { categoryChoices, onAutocomplete } from './listeners/autocomplete.js';
 export { onFindSimilar } from './listeners/find-similar.js';
 export { onInteractionCreate } from './listeners/interaction-create.js';
 export { isWatchedChannel, onMessageCreate } from './listeners/message-create.js';
-export { isExpiredInteractionToken, isReindexAdmin, onReindexCommand } from './listeners/reindex-command.js';
+export {
+  isExpiredInteractionToken,
+  isReindexAdmin,
+  onReindexCommand,
+  reindexInReply,
+} from './listeners/reindex-command.js';
+export { onReindexButton } from './listeners/reindex-confirm.js';
 export { onSimilarCommand } from './listeners/similar-command.js';
 export type * from './listeners/types.js';
 export * from './render.js';

@@ -1,6 +1,8 @@
 /**
  * Pure rendering: an Answer becomes a Discord message payload. No client, no I/O.
  */
+
+import type { MassRemoval } from '@lookalike/chat';
 import {
   type Answer,
   formatProgressBar,
@@ -12,7 +14,8 @@ import {
   type ResultImage,
   type SimilarItem,
 } from '@lookalike/core';
-import { AttachmentBuilder, EmbedBuilder } from 'discord.js';
+import { ActionRowBuilder, AttachmentBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder } from 'discord.js';
+import { reindexButtonId } from './commands.js';
 
 /** The collage's file name; the embed shows it through `attachment://`. */
 export const COLLAGE_FILENAME = 'lookalike-collage.jpg';
@@ -90,3 +93,43 @@ export function renderProgress(p: ReindexProgress): string {
 export function renderSummary(s: ReindexSummary): string {
   return escapeMarkdown(formatSummary(s));
 }
+
+/** The /reindex refusal that asks for confirmation: the catalog's sentence (with the counts). */
+export function renderMassRemoval(sentence: string): string {
+  return `⚠️ ${escapeMarkdown(sentence)}`;
+}
+
+/** "Remove 1,234 items and reindex" */
+export function confirmRemovalLabel(removal: Pick<MassRemoval, 'wouldRemove'>): string {
+  const n = removal.wouldRemove;
+  return `Remove ${n.toLocaleString('en-US')} ${n === 1 ? 'item' : 'items'} and reindex`;
+}
+
+/**
+ * The buttons under a /reindex refusal: a danger "Remove N items and reindex" and a "Cancel",
+ * both naming the admin who asked in their custom_id.
+ */
+export function renderConfirmButtons(
+  askerId: string,
+  removal: Pick<MassRemoval, 'wouldRemove'>,
+): ActionRowBuilder<ButtonBuilder>[] {
+  return [
+    new ActionRowBuilder<ButtonBuilder>().addComponents(
+      new ButtonBuilder()
+        .setCustomId(reindexButtonId('confirm', askerId))
+        .setStyle(ButtonStyle.Danger)
+        .setLabel(confirmRemovalLabel(removal)),
+      new ButtonBuilder()
+        .setCustomId(reindexButtonId('cancel', askerId))
+        .setStyle(ButtonStyle.Secondary)
+        .setLabel('Cancel'),
+    ),
+  ];
+}
+
+/** The message once the admin pressed "Remove N items and reindex" (progress edits follow). */
+export const REINDEX_CONFIRMED_TEXT = 'Removal confirmed: reindexing…';
+/** The message once the admin pressed "Cancel". */
+export const REINDEX_CANCELLED_TEXT = 'Reindex cancelled. Nothing was changed.';
+/** The private answer to anyone but the asking admin who presses one of the buttons. */
+export const REINDEX_NOT_YOURS_TEXT = 'Only the admin who ran this /reindex can confirm or cancel it.';

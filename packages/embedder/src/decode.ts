@@ -2,15 +2,18 @@
  * Reading and decoding one image, the first half of preprocessing:
  *
  * 1. read a path (its size checked before it is read) or take the bytes (size-checked);
- * 2. the format from magic bytes with core's `decodableKind` (never the extension); HEIC is refused;
+ * 2. the format from magic bytes with core's `decodableKind` (never the extension);
  * 3. check the pixel limit from the header, before any pixel is decoded;
  * 4. decode the first frame with sharp at full resolution (no shrink-on-load: Keras decodes
  *    at full size), apply EXIF orientation unless `exif: false`, flatten alpha onto white,
- *    convert to 8-bit 3-channel sRGB.
+ *    convert to 8-bit 3-channel sRGB. HEIC/HEIF is decoded by libheif-js instead (heic.ts: the
+ *    primary image, with the container's rotation and mirroring), then flattened and converted
+ *    by sharp the same way.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { decodableKind, type ImageKind, type ImageLimits, imageTooLarge, LookalikeError } from '@lookalike/core';
 import sharp from 'sharp';
+import { decodeHeif, type HeifPixels } from './heic.js';
 import { type PreprocessOptions, resolvePreprocessOptions } from './preprocess-options.js';
 
 /** A decoded image: 8-bit interleaved RGB. */
@@ -84,6 +87,7 @@ export async function decodeRgb(bytes: Uint8Array, options: PreprocessOptions = 
   const opts = resolvePreprocessOptions(options);
   if (bytes.byteLength > opts.maxBytes) throw tooManyBytes(bytes.byteLength, opts);
   const format = decodableKind(bytes);
+  if (format === 'heic') return decodeHeicRgb(bytes, opts);
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const common = {
     // Reject truncated/corrupt data instead of returning a partially grey image.
@@ -126,6 +130,42 @@ export async function decodeRgb(bytes: Uint8Array, options: PreprocessOptions = 
   } catch (err) {
     if (err instanceof Error && /pixel limit/i.test(err.message)) throw tooManyPixels(width, height, opts);
     throw decodeFailed(format, err);
+  }
+}
+
+/**
+ * HEIC/HEIF: libheif-js parses the container and reports the primary image's size (the pixel
+ * limit is checked there, before any pixel is decoded), decodes it to RGBA, and sharp flattens
+ * it onto white as it does every other format. The container's rotation and mirroring are always
+ * applied (they are part of the HEIF image, not EXIF), so `exif: false` changes nothing here.
+ */
+async function decodeHeicRgb(bytes: Uint8Array, opts: ImageLimits): Promise<RgbImage> {
+  let rgba: HeifPixels;
+  try {
+    rgba = decodeHeif(bytes, (width, height) => {
+      if (width * height > opts.maxPixels) throw tooManyPixels(width, height, opts);
+    });
+  } catch (err) {
+    if (err instanceof LookalikeError) throw err;
+    throw decodeFailed('heic', err);
+  }
+  try {
+    const { data, info } = await sharp(rgba.data, {
+      raw: { width: rgba.width, height: rgba.height, channels: 4, premultiplied: rgba.premultiplied },
+    })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return {
+      width: info.width,
+      height: info.height,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
+  } catch (err) {
+    throw decodeFailed('heic', err);
   }
 }
 

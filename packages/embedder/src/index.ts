@@ -9,13 +9,20 @@ export {
   type BatcherOptions,
   PriorityBatcher,
 } from './batcher.js';
-export { buildOnnxModel, ONNX_INPUT_NAME, ONNX_OPSET, ONNX_OUTPUT_NAME } from './convert/onnx.js';
-export { exportTfjsModel, TFJS_MODEL_FILE } from './convert/tfjs.js';
+export {
+  buildOnnxModel,
+  ONNX_INPUT_NAME,
+  ONNX_OPSET,
+  ONNX_OUTPUT_NAME,
+  type OnnxExportOptions,
+} from './convert/onnx.js';
+export { exportTfjsModel, TFJS_MODEL_FILE, type TfjsExportOptions } from './convert/tfjs.js';
 export {
   decodeRgb,
   type RgbImage,
   readImageBytes,
 } from './decode.js';
+export { readDisplayableImage } from './display.js';
 export {
   createEmbedder,
   EMBEDDER_TEST_HOOKS,
@@ -48,16 +55,27 @@ export {
   type FetchWeightsResult,
   fetchWeights,
 } from './weights/fetch.js';
-export { countParameters, readKerasWeights, type WriteKerasOptions, writeKerasWeights } from './weights/hdf5.js';
+export {
+  countParameters,
+  readKerasWeights,
+  WEIGHT_NAME_SUFFIXES,
+  type WeightRole,
+  type WriteKerasOptions,
+  weightNameStyle,
+  writeKerasWeights,
+} from './weights/hdf5.js';
 export {
   BLOCKS,
   type BlockSpec,
-  BN_EPSILON,
+  BN_EPSILON_CURRENT,
+  BN_EPSILON_LEGACY,
+  batchNormEpsilon,
   CAFFE_MEAN_BGR,
   CONV_UNITS,
   type ConvUnitSpec,
   EMBEDDING_DIMENSION,
   kernelShape,
+  LEGACY_WEIGHTS_MD5,
   MODEL_ID,
   type NamingScheme,
   OFFICIAL_WEIGHTS_MD5,
@@ -88,8 +106,19 @@ export {
   type InitUntrainedOptions,
   initUntrainedModels,
 } from './weights/pipeline.js';
+export {
+  PREVIOUS_DIR,
+  previousModelsDir,
+  readPreviousManifest,
+  replaceKeepingPrevious,
+} from './weights/previous.js';
 export type { LoadedKerasWeights, ResNet50Weights, UnitWeights } from './weights/types.js';
-export { createUntrainedWeights, DEFAULT_UNTRAINED_SEED, SeededRandom } from './weights/untrained.js';
+export {
+  createUntrainedWeights,
+  DEFAULT_UNTRAINED_SEED,
+  SeededRandom,
+  type UntrainedWeightsOptions,
+} from './weights/untrained.js';
 export { MAX_FAILED_STARTS, type SpawnWorker } from './worker-lifecycle.js';
 export { workerLogger } from './worker-logger.js';
 export type { WorkerName } from './worker-spawn.js';

@@ -1,7 +1,10 @@
 /**
- * Safe download of platform attachments: host allowlist checked on every redirect hop,
- * byte limit enforced while streaming, connect and total timeouts, sniffed content.
+ * Safe download of platform attachments: host allowlist and address checked on every redirect hop,
+ * credentials only over https, byte limit enforced while streaming, connect and total timeouts,
+ * sniffed content.
  */
+
+import { isIP, type LookupFunction } from 'node:net';
 
 import {
   type FetchOptions,
@@ -15,6 +18,7 @@ import {
   USER_MESSAGES,
 } from '@lookalike/core';
 import { Agent, request } from 'undici';
+import { addressRefusal, guardedLookup, parseTrusted } from './address.js';
 
 export interface FetcherOptions {
   /** Hosts that may be fetched, matched exactly (case-insensitive, port ignored). */
@@ -27,6 +31,20 @@ export interface FetcherOptions {
   connectTimeoutMs?: number;
   /** Redirects followed at most. @defaultValue 3 */
   maxRedirects?: number;
+  /**
+   * Opt-in for self-hosted sources and tests (`LOOKALIKE_FETCH_ALLOW_PRIVATE`): connect to
+   * loopback, private, link-local … addresses, and send credentials over plain http.
+   * @defaultValue false
+   */
+  allowPrivate?: boolean;
+  /**
+   * Addresses or CIDR ranges (`10.1.2.0/24`) that may be connected to although they are not
+   * public, for one self-hosted source without opening every private address. Credentials still
+   * need https. @defaultValue []
+   */
+  trustedAddresses?: readonly string[];
+  /** Name resolver (tests fake DNS with it). Its answers are checked like any. @defaultValue dns.lookup */
+  lookup?: LookupFunction;
   logger?: Logger;
 }
 
@@ -41,6 +59,28 @@ function discard(body: NodeJS.ReadableStream & { destroy(err?: Error): unknown }
 /** Normalised host name of a URL: lower case, IPv6 brackets removed. */
 function hostOf(url: URL): string {
   return url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+}
+
+/**
+ * An allowlist entry as a URL host reads it: `::FFFF:127.0.0.1` as `::ffff:7f00:1`, `Bücher.example`
+ * in punycode. Entries a URL cannot hold are kept as written (they match nothing).
+ */
+function normaliseHost(entry: string): string {
+  const bare = entry
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  try {
+    return hostOf(new URL(`http://${bare.includes(':') ? `[${bare}]` : bare}/`));
+  } catch {
+    return bare;
+  }
+}
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+function carriesCredentials(headers: Record<string, string>): boolean {
+  return Object.keys(headers).some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()));
 }
 
 /** Logs never include query strings (signed CDN URLs) or headers. */
@@ -68,14 +108,11 @@ function parseUrl(raw: string): URL {
 
 /** Creates a fetcher with its own connection pool. */
 export function createFetcher(options: FetcherOptions): ImageFetcher {
-  const allowed = new Set(
-    options.allowedHosts.map((h) =>
-      h
-        .trim()
-        .toLowerCase()
-        .replace(/^\[(.*)\]$/, '$1'),
-    ),
-  );
+  const allowed = new Set(options.allowedHosts.map(normaliseHost));
+  const allowPrivate = options.allowPrivate ?? false;
+  const trusted = parseTrusted(options.trustedAddresses ?? []);
+  // Names are resolved here, so the address checked is the one connected to (IP literals skip lookup).
+  const lookup = allowPrivate ? options.lookup : guardedLookup(trusted, options.lookup);
   const limits = options.limits;
   const maxBytes = limits.maxBytes;
   const timeoutMs = options.timeoutMs ?? 15_000;
@@ -83,7 +120,7 @@ export function createFetcher(options: FetcherOptions): ImageFetcher {
   const maxRedirects = options.maxRedirects ?? 3;
   const log = (options.logger ?? silentLogger).child({ component: 'fetcher' });
   const agent = new Agent({
-    connect: { timeout: connectTimeoutMs },
+    connect: { timeout: connectTimeoutMs, ...(lookup === undefined ? {} : { lookup }) },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     keepAliveTimeout: 4_000,
@@ -96,13 +133,28 @@ export function createFetcher(options: FetcherOptions): ImageFetcher {
         details: { host },
       });
     }
+    if (allowPrivate) return;
+    if (isIP(host) !== 0) {
+      const refusal = addressRefusal(host, host, trusted);
+      if (refusal !== undefined) throw refusal;
+    }
+  };
+
+  /** Every hop: allowlist, address of an IP literal (names are checked when resolved), https for credentials. */
+  const checkHop = (url: URL, headers: Record<string, string>): void => {
+    checkHost(url);
+    if (!allowPrivate && url.protocol !== 'https:' && carriesCredentials(headers)) {
+      throw new LookalikeError('FETCH_INSECURE', `Credentials are only sent over https, not to ${safeForLog(url)}`, {
+        details: { host: hostOf(url), protocol: url.protocol },
+      });
+    }
   };
 
   async function download(first: URL, opts: FetchOptions, signal: AbortSignal): Promise<Buffer> {
     let url = first;
     let headers: Record<string, string> = { ...(opts.headers ?? {}) };
     for (let hop = 0; ; hop++) {
-      checkHost(url);
+      checkHop(url, headers);
       const res = await request(url, {
         method: 'GET',
         headers: { accept: 'image/*', 'user-agent': 'lookalike/0.1', ...headers },
@@ -159,7 +211,6 @@ export function createFetcher(options: FetcherOptions): ImageFetcher {
     async fetch(raw, opts = {}) {
       const started = Date.now();
       const url = parseUrl(raw);
-      checkHost(url);
       const controller = new AbortController();
       const timer = setTimeout(
         () => controller.abort(new LookalikeError('FETCH_FAILED', `Download took longer than ${timeoutMs} ms`)),

@@ -1,1 +1,2 @@
+export { blockedRange } from './address.js';
 export { createFetcher, type FetcherOptions } from './fetcher.js';

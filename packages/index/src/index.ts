@@ -9,6 +9,7 @@
 export { buildIndexInWorker, type IndexBuilder } from './build.js';
 export { createIndex, loadIndex } from './create.js';
 export { faissStatus } from './faiss.js';
+export { removeStaleTempFiles, tempFileWriter, tempPathFor } from './file-io.js';
 export { FORMAT_VERSION } from './format.js';
 export type {
   BuildIndexOptions,

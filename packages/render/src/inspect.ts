@@ -1,6 +1,8 @@
 /**
  * Cheap checks of an image before any full decode: byte size, sniffed format, and header
- * dimensions (so a decompression bomb is refused without being decoded).
+ * dimensions (so a decompression bomb is refused without being decoded). sharp reads every
+ * sniffed kind's header, HEIC/HEIF included (its libvips parses the HEIF container; the pixels are
+ * decoded later by the embedder, with libheif-js).
  */
 import {
   decodableKind,
@@ -14,7 +16,7 @@ import sharp, { type Metadata } from 'sharp';
 
 /**
  * Checks an image without decoding its pixels.
- * @throws LookalikeError UNSUPPORTED_IMAGE (not a raster photo: SVG, HTML, text, PDF, empty…; HEIC),
+ * @throws LookalikeError UNSUPPORTED_IMAGE (not a raster photo: SVG, HTML, text, PDF, empty…),
  *   IMAGE_TOO_LARGE (bytes or pixels, quoting `limits` to the user), IMAGE_DECODE_FAILED (unreadable header)
  */
 export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Promise<ImageInfo> {

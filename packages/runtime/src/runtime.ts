@@ -17,6 +17,7 @@ import {
   serviceSettingsFrom,
 } from '@lookalike/core';
 import type { EmbedderOptions, ImageEmbedder } from '@lookalike/embedder';
+import { openPreviousModel } from './previous-model.js';
 
 /** The embedder options that `config` describes (callers may spread overrides over them). */
 export function embedderOptionsFrom(config: Config, logger: Logger): EmbedderOptions {
@@ -44,8 +45,9 @@ export interface OpenRuntimeOptions {
   /** The catalog folder and labels. @defaultValue config.catalog */
   catalog?: { imagesDir: string | undefined; labelsPath: string | undefined };
   /**
-   * Open a catalog built with other weights (search then fails with INDEX_MODEL_MISMATCH and the
-   * next reindex re-embeds everything). @defaultValue true
+   * Open a catalog built with other weights: a model change. The stored vectors are kept and
+   * answer (with the previous model, when `<modelsDir>/previous/` holds it) until the next
+   * reindex has re-embedded everything, then the catalog swaps. @defaultValue true
    */
   allowModelMismatch?: boolean;
   /** Receives the service's timings and outcomes (the process's metrics). */
@@ -54,6 +56,11 @@ export interface OpenRuntimeOptions {
 
 export interface Runtime {
   embedder: ImageEmbedder;
+  /**
+   * The model the catalog's vectors were made with, during a model change when it is kept in
+   * `<modelsDir>/previous/`: queries use it until the catalog swaps, then the service disposes it.
+   */
+  previousEmbedder: ImageEmbedder | undefined;
   catalog: Catalog;
   service: SimilarityService;
   /** Closes the service, which stops a running reindex at a checkpoint, the catalog and the embedder. */
@@ -66,17 +73,28 @@ export interface Runtime {
  */
 export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
-  const [{ createEmbedder }, { openCatalog }, { createFetcher }, { createCollageRenderer, createImageInspector }] =
-    await Promise.all([
-      import('@lookalike/embedder'),
-      import('@lookalike/catalog'),
-      import('@lookalike/fetch'),
-      import('@lookalike/render'),
-    ]);
+  const [
+    { createEmbedder, readDisplayableImage },
+    { openCatalog },
+    { createFetcher },
+    { createCollageRenderer, createImageInspector },
+  ] = await Promise.all([
+    import('@lookalike/embedder'),
+    import('@lookalike/catalog'),
+    import('@lookalike/fetch'),
+    import('@lookalike/render'),
+  ]);
   const embedder = options.embedder ?? (await createEmbedder(embedderOptionsFrom(config, logger)));
   const dirs = options.catalog ?? config.catalog;
   let catalog: Catalog;
+  let previousEmbedder: ImageEmbedder | undefined;
   try {
+    previousEmbedder = await openPreviousModel({
+      dataDir: config.dataDir,
+      embedder: embedderOptionsFrom(config, logger),
+      current: embedder.weights,
+      logger,
+    });
     catalog = await openCatalog({
       dataDir: config.dataDir,
       imagesDir: dirs.imagesDir,
@@ -86,20 +104,25 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
       batchSize: config.embedder.batchSize,
       logger,
       allowModelMismatch: options.allowModelMismatch ?? true,
+      answerFromStored: previousEmbedder !== undefined,
     });
   } catch (err) {
+    await previousEmbedder?.dispose();
     await embedder.dispose();
     throw err;
   }
   const service = createSimilarityService({
     embedder,
+    ...(previousEmbedder === undefined ? {} : { previousEmbedder }),
     catalog,
     inspector: createImageInspector(config.image),
     fetcher: createFetcher({ ...config.fetch, limits: config.image, logger }),
     collage: createCollageRenderer(),
     settings: serviceSettingsFrom(config),
+    // Result images as people see them: HEIC catalog files become JPEG for tiles, cards and chats.
+    loadImage: (item) => readDisplayableImage(item.path, config.image),
     logger,
     ...(options.observer === undefined ? {} : { observer: options.observer }),
   });
-  return { embedder, catalog, service, close: () => service.close() };
+  return { embedder, previousEmbedder, catalog, service, close: () => service.close() };
 }

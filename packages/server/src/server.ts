@@ -19,6 +19,7 @@ import {
   type SimilarityService,
   silentLogger,
 } from '@lookalike/core';
+import { createHostCheck, hasBadEscape, isSameOrigin, isStateChanging, requestScheme } from './guard.js';
 import { readUpload } from './multipart.js';
 import { PAGE_CSP, renderPage } from './page/html.js';
 
@@ -57,6 +58,24 @@ export interface HttpServerOptions {
   closeGraceMs?: number;
   /** Uploads read at once; more get BUSY (each is buffered in memory). @defaultValue 8 */
   maxConcurrentUploads?: number;
+  /**
+   * The configured HOST (`config.http.host`). The page and /api answer only requests whose Host
+   * header (port ignored) is this host, `localhost`, `127.0.0.1`, `[::1]` or one of `publicHosts`;
+   * others get `421 HOST_MISDIRECTED` (DNS rebinding). `0.0.0.0` / `::` mean every local
+   * interface: the machine's interface addresses are accepted too. /healthz, /metrics and mounted
+   * routes (Slack's signed events) are not checked.
+   * @defaultValue the host given to listen()
+   */
+  host?: string;
+  /**
+   * More host names the page and /api answer to (`config.http.publicHosts`,
+   * LOOKALIKE_PUBLIC_HOSTS), e.g. the name of a reverse proxy in front; ports are ignored.
+   * @defaultValue []
+   * @throws TypeError (from createHttpServer) when an entry is not a host name
+   */
+  publicHosts?: readonly string[];
+  /** The interface addresses accepted for a wildcard host. @defaultValue the addresses of os.networkInterfaces() */
+  interfaceAddresses?: () => readonly string[];
 }
 
 export interface HttpServer {
@@ -85,6 +104,9 @@ export const HTTP_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.
   INDEX_MODEL_MISMATCH: 503,
   REINDEX_IN_PROGRESS: 409,
   FORBIDDEN: 403,
+  HOST_MISDIRECTED: 421,
+  ORIGIN_FORBIDDEN: 403,
+  BAD_REQUEST: 400,
 });
 
 interface StoredAnswer {
@@ -140,6 +162,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const answers = new Map<string, StoredAnswer>();
   const page = renderPage({ limits: imageLimits });
   let closing: Promise<void> | undefined;
+  const publicHosts = options.publicHosts ?? [];
+  const hostCheckFor = (host: string) =>
+    createHostCheck({
+      host,
+      publicHosts,
+      ...(options.interfaceAddresses === undefined ? {} : { interfaceAddresses: options.interfaceAddresses }),
+    });
+  // Built now, so a bad public host fails at creation; without `host`, rebuilt for the host given
+  // to listen() (and loopback only until then).
+  let hostAllowed = hostCheckFor(options.host ?? '127.0.0.1');
+  let hostKnown = options.host !== undefined;
 
   const remember = (answer: Answer): void => {
     const now = Date.now();
@@ -216,10 +249,36 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'That image is no longer available.' } });
   }
 
+  /** The page's and /api's guards: Host (DNS rebinding), then Origin on state-changing requests. */
+  function guard(req: IncomingMessage, method: string, path: string): void {
+    const host = req.headers.host;
+    if (!hostAllowed(host)) {
+      log.info({ host, method, path }, 'refused: foreign Host');
+      throw new LookalikeError('HOST_MISDIRECTED', `Host ${JSON.stringify(host ?? null)} is not served here`, {
+        details: { host: host ?? null },
+      });
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && isStateChanging(method)) {
+      if (!isSameOrigin(origin, host, requestScheme(req.headers['x-forwarded-proto']))) {
+        log.info({ origin, host, method, path }, 'refused: cross-origin request');
+        throw new LookalikeError('ORIGIN_FORBIDDEN', `Origin ${origin} is not this server's`, { details: { origin } });
+      }
+    }
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const target = req.url ?? '/';
+    let url: URL;
+    try {
+      // Parsed as a path even when it starts with `//` (which `new URL(target, base)` takes as a host).
+      url = new URL(target.startsWith('/') ? `http://localhost${target}` : target, 'http://localhost');
+    } catch {
+      throw new LookalikeError('BAD_REQUEST', `Unparsable request target ${JSON.stringify(target)}`);
+    }
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (hasBadEscape(path)) throw new LookalikeError('BAD_REQUEST', `Malformed % escape in ${JSON.stringify(path)}`);
 
     const mounted = routes.find((r) => r.path === path && (r.method === undefined || r.method === method));
     if (mounted !== undefined) {
@@ -245,6 +304,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'Not found.' } });
       return;
     }
+    guard(req, method, path);
     const isGet = method === 'GET' || method === 'HEAD';
     if (path === '/' && isGet) {
       res.writeHead(200, {
@@ -342,6 +402,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         server.once('error', onError);
         server.listen(port, host, () => {
           server.off('error', onError);
+          if (!hostKnown) {
+            hostAllowed = hostCheckFor(host);
+            hostKnown = true;
+          }
           const addr = server.address() as AddressInfo;
           log.info({ host: addr.address, port: addr.port, localPage }, 'listening');
           resolve({ port: addr.port, host: addr.address });

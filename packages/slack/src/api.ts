@@ -22,8 +22,8 @@ export interface SlackApi {
     threadTs?: string | undefined;
     blocks?: Block[];
   }): Promise<{ ts: string | undefined }>;
-  /** chat.update. */
-  updateMessage(message: { channel: string; ts: string; text: string }): Promise<void>;
+  /** chat.update. Without `blocks` the message keeps its blocks; `blocks: []` removes them. */
+  updateMessage(message: { channel: string; ts: string; text: string; blocks?: Block[] }): Promise<void>;
   /** files.uploadV2 (getUploadURLExternal → upload → completeUploadExternal). */
   uploadFile(file: {
     channel: string;
@@ -61,8 +61,8 @@ export function slackApi(client: webApi.WebClient, botToken: string): SlackApi {
       });
       return { ts: res.ts };
     },
-    async updateMessage({ channel, ts, text }) {
-      await client.chat.update({ channel, ts, text });
+    async updateMessage({ channel, ts, text, blocks }) {
+      await client.chat.update({ channel, ts, text, ...(blocks === undefined ? {} : { blocks }) });
     },
     async uploadFile({ channel, threadTs, bytes, filename, title, comment }) {
       await client.files.uploadV2({

@@ -6,14 +6,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_PROGRESS_INTERVAL_MS } from '@lookalike/chat';
 import { asLookalikeError, type Logger, LookalikeError, type SimilarityService } from '@lookalike/core';
-import { App, HTTPReceiver, type RespondFn, SocketModeReceiver, type webApi } from '@slack/bolt';
+import {
+  App,
+  type BlockButtonAction,
+  HTTPReceiver,
+  type RespondFn,
+  type SlackActionMiddlewareArgs,
+  SocketModeReceiver,
+  type webApi,
+} from '@slack/bolt';
 import { slackApi } from './api.js';
 import { onAppMention } from './listeners/app-mention.js';
 import { onFileShare } from './listeners/file-share.js';
 import { onFindSimilarShortcut } from './listeners/find-similar-shortcut.js';
 import { onReindexCommand } from './listeners/reindex-command.js';
+import { onReindexButton } from './listeners/reindex-confirm.js';
 import { onSimilarCommand } from './listeners/similar-command.js';
-import type { MessageEvent, Respond, ShareEvent, SlackDeps } from './listeners/types.js';
+import type { MessageEvent, ReindexButtonPress, Respond, ShareEvent, SlackDeps } from './listeners/types.js';
+import { REINDEX_ACTIONS } from './render.js';
 import { toSlackLogger } from './slack-logger.js';
 import { TtlSet } from './ttl-cache.js';
 
@@ -73,6 +83,12 @@ const ephemeral =
   (respond: RespondFn): Respond =>
   (text) =>
     respond({ response_type: 'ephemeral', text });
+
+/** A private answer to a button press: a new ephemeral message, the one with the buttons left alone. */
+const privately =
+  (respond: RespondFn): Respond =>
+  (text) =>
+    respond({ response_type: 'ephemeral', replace_original: false, text });
 
 const teamOf = (body: unknown) => (body as { team_id?: string }).team_id;
 
@@ -180,6 +196,32 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     await ack();
     await track(onReindexCommand({ command, respond: ephemeral(respond) }, depsFor(client)));
   });
+
+  /** The /reindex confirmation buttons; a press names its message by channel and ts (or its container). */
+  const reindexButton =
+    (action: ReindexButtonPress['action']) =>
+    async ({
+      ack,
+      body,
+      action: button,
+      respond,
+      client,
+    }: SlackActionMiddlewareArgs<BlockButtonAction> & {
+      client: webApi.WebClient;
+    }) => {
+      await ack();
+      const container = body.container as { channel_id?: string; message_ts?: string } | undefined;
+      const channel = body.channel?.id ?? container?.channel_id;
+      const ts = body.message?.ts ?? container?.message_ts;
+      if (channel === undefined || ts === undefined) {
+        log.warn({ action, user: body.user.id }, 'reindex button press without its message; ignored');
+        return;
+      }
+      const press: ReindexButtonPress = { action, user: body.user.id, asker: button.value ?? '', channel, ts };
+      await track(onReindexButton({ press, respond: privately(respond) }, depsFor(client)));
+    };
+  app.action<BlockButtonAction>(REINDEX_ACTIONS.confirm, reindexButton('confirm'));
+  app.action<BlockButtonAction>(REINDEX_ACTIONS.cancel, reindexButton('cancel'));
 
   app.error(async (err) => {
     log.error({ err: asLookalikeError(err), code: (err as { code?: unknown }).code }, 'Bolt error');

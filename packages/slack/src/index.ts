@@ -17,7 +17,15 @@ export {
 export { onAppMention } from './listeners/app-mention.js';
 export { onFileShare } from './listeners/file-share.js';
 export { NO_IMAGE_IN_MESSAGE, onFindSimilarShortcut } from './listeners/find-similar-shortcut.js';
-export { isReindexAdmin, onReindexCommand, runningText } from './listeners/reindex-command.js';
+export {
+  CONFIRM_NEEDS_CHANNEL,
+  isReindexAdmin,
+  onReindexCommand,
+  type ReindexInMessage,
+  reindexInMessage,
+  runningText,
+} from './listeners/reindex-command.js';
+export { onReindexButton } from './listeners/reindex-confirm.js';
 export { answerShare, type ShareSource } from './listeners/share.js';
 export {
   findRecentImage,
@@ -26,6 +34,17 @@ export {
   unknownWordsText,
 } from './listeners/similar-command.js';
 export type * from './listeners/types.js';
-export { escapeMrkdwn, renderAnswer, renderNotices, renderProgress, renderSummary } from './render.js';
+export {
+  confirmRemovalLabel,
+  escapeMrkdwn,
+  REINDEX_ACTIONS,
+  REINDEX_NOT_YOURS_TEXT,
+  renderAnswer,
+  renderMassRemoval,
+  renderNotices,
+  renderProgress,
+  renderReindexCancelled,
+  renderSummary,
+} from './render.js';
 export { redactTokens, toSlackLogger } from './slack-logger.js';
 export { TtlSet } from './ttl-cache.js';

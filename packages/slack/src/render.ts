@@ -71,6 +71,69 @@ export function renderProgress(progress: ReindexProgress | null, startedBy?: str
   return `:arrows_counterclockwise: Reindexing the catalog${who}\n${bar}`;
 }
 
+/** The action_ids of the buttons under a /reindex refused for mass removal (`app.action`). */
+export const REINDEX_ACTIONS = Object.freeze({ confirm: 'reindex_confirm', cancel: 'reindex_cancel' } as const);
+
+/** "Remove 1,234 items and reindex" */
+export function confirmRemovalLabel(wouldRemove: number): string {
+  return `Remove ${wouldRemove.toLocaleString('en-US')} ${wouldRemove === 1 ? 'item' : 'items'} and reindex`;
+}
+
+/**
+ * The /reindex message once the catalog refused a mass removal: its sentence, who may confirm,
+ * and the danger "Remove N items and reindex" and "Cancel" buttons. Each button's value is the
+ * asking admin's user id, so a press is understood after a restart.
+ */
+export function renderMassRemoval(
+  sentence: string,
+  askerId: string,
+  removal: { wouldRemove: number },
+): { text: string; blocks: Block[] } {
+  const label = confirmRemovalLabel(removal.wouldRemove);
+  const text = `:warning: ${escapeMrkdwn(sentence)}`;
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `Only <@${askerId}> can confirm or cancel.` }] },
+      {
+        type: 'actions',
+        block_id: 'reindex_confirmation',
+        elements: [
+          {
+            type: 'button',
+            action_id: REINDEX_ACTIONS.confirm,
+            style: 'danger',
+            text: { type: 'plain_text', text: label },
+            value: askerId,
+            confirm: {
+              title: { type: 'plain_text', text: 'Remove items?' },
+              text: { type: 'mrkdwn', text: `${label}: the removed items must be embedded again if they come back.` },
+              confirm: { type: 'plain_text', text: 'Remove' },
+              deny: { type: 'plain_text', text: 'Keep them' },
+              style: 'danger',
+            },
+          },
+          {
+            type: 'button',
+            action_id: REINDEX_ACTIONS.cancel,
+            text: { type: 'plain_text', text: 'Cancel' },
+            value: askerId,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** The /reindex message once the asking admin pressed "Cancel". */
+export function renderReindexCancelled(user: string): string {
+  return `Reindex cancelled by <@${user}>. Nothing was changed.`;
+}
+
+/** The private answer to anyone but the asking admin who presses a /reindex button. */
+export const REINDEX_NOT_YOURS_TEXT = 'Only the admin who ran this /reindex can confirm or cancel it.';
+
 /** The reindex message once finished. */
 export function renderSummary(summary: ReindexSummary): string {
   return `:white_check_mark: ${formatSummary(summary)}. The catalog now has ${summary.total} items.`;

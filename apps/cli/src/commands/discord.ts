@@ -45,6 +45,14 @@ export const discordCommand = defineCommand({
   name: 'discord',
   summary: 'register the Discord slash and context-menu commands',
   usage: USAGE,
+  subcommands: [
+    {
+      name: 'register',
+      usage: USAGE,
+      summary: `Register /similar, "Find similar" and /reindex with Discord: in one guild with --guild
+(instant, for development), globally otherwise. Needs DISCORD_TOKEN and DISCORD_APP_ID.`,
+    },
+  ],
   options: { guild: { type: 'string' } },
   async run({ values, positionals }, ctx) {
     if (positionals.length !== 1 || positionals[0] !== 'register') {

@@ -1,15 +1,20 @@
 /**
- * `lookalike index DIR [--labels CSV] [--index flat|hnsw] [--batch N]`
+ * `lookalike index DIR [--labels CSV] [--index flat|hnsw] [--batch N] [--allow-removals]`
  * Incrementally (re)indexes a folder of images into the catalog in the data dir, with a
- * progress bar on stderr and a summary on stdout.
+ * progress bar on stderr and a summary on stdout. A run that would remove more than half of the
+ * catalog (an empty, missing or unmounted folder) changes nothing and exits 1 unless
+ * `--allow-removals` is given.
  */
 import { type CatalogReindexSummary, openCatalog } from '@lookalike/catalog';
-import type { ReindexProgress } from '@lookalike/core';
+import { LookalikeError, type ReindexProgress } from '@lookalike/core';
 import cliProgress from 'cli-progress';
 import { type CliContext, defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
 
-const USAGE = 'index [DIR] [--labels CSV] [--index flat|hnsw] [--batch N]';
+const USAGE = 'index [DIR] [--labels CSV] [--index flat|hnsw] [--batch N] [--allow-removals]';
+
+/** What the CLI adds to the catalog's mass-removal sentence. */
+export const ALLOW_REMOVALS_HINT = 'Nothing was removed. If the removal is intended, re-run with --allow-removals.';
 
 const PHASE_LABEL: Record<ReindexProgress['phase'], string> = {
   scanning: 'Scanning ',
@@ -114,6 +119,7 @@ export const indexCommand = defineCommand({
     labels: { type: 'string' },
     index: { type: 'string' },
     batch: { type: 'string' },
+    'allow-removals': { type: 'boolean' },
   },
   async run({ values, positionals }, ctx) {
     if (positionals.length > 1) return usageError(ctx, USAGE, 'give one folder');
@@ -149,7 +155,18 @@ export const indexCommand = defineCommand({
             `The catalog in ${info.dataDir} was built with other weights (${info.storedWeights?.source}, md5 ${info.storedWeights?.md5}); re-embedding every image.\n`,
           );
         }
-        const summary = await catalog.reindex((p) => progress.update(p));
+        let summary: CatalogReindexSummary;
+        try {
+          summary = await catalog.reindex((p) => progress.update(p), {
+            allowRemovals: values['allow-removals'] === true,
+          });
+        } catch (err) {
+          if (!(err instanceof LookalikeError) || err.code !== 'REINDEX_MASS_REMOVAL') throw err;
+          progress.stop();
+          ctx.logger.debug({ code: err.code, ...err.details }, 'reindex refused');
+          ctx.stderr.write(`lookalike index: ${err.userMessage}\n${ALLOW_REMOVALS_HINT}\n`);
+          return 1;
+        }
         progress.stop();
         ctx.stdout.write(
           `Indexed ${info.imagesDir}${info.labelsPath === undefined ? '' : ` (labels ${info.labelsPath})`} into ${info.dataDir} [${kind}]\n` +

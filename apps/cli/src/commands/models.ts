@@ -15,25 +15,38 @@ import {
   OFFICIAL_WEIGHTS_MD5,
   OFFICIAL_WEIGHTS_URL,
   readManifest,
+  replaceKeepingPrevious,
   UNTRAINED_WEIGHTS_WARNING,
   weightsInfo,
 } from '@lookalike/embedder';
 import cliProgress from 'cli-progress';
-import type { CliContext, CommandSpec } from '../context.js';
+import { type CliContext, type CommandSpec, type SubcommandHelp, subcommandLines } from '../context.js';
 
 const USAGE =
   'models fetch [--url URL] [--from FILE.h5] [--md5 HEX] [--force] | init --untrained [--seed N] [--force] | info [--verify] [--json]';
 
-const HELP = `Usage:
-  lookalike models fetch [--url URL] [--from FILE.h5] [--md5 HEX] [--force]
-      Download the official Keras ResNet50 notop weights (or a mirror with --url), verify the md5
-      and convert them into the models dir (ONNX + tfjs + manifest.json). --from converts a local
-      .h5 file instead (air-gapped machines). --md5 requires a given checksum.
-  lookalike models init --untrained [--seed N] [--force]
-      Write random He-initialised weights (for tests and offline set-ups; results are not meaningful).
-  lookalike models info [--verify] [--json]
-      Show what the models dir holds; --verify re-checks every file's sha256.
-`;
+const SUBCOMMANDS: readonly SubcommandHelp[] = [
+  {
+    name: 'fetch',
+    usage: 'models fetch [--url URL] [--from FILE.h5] [--md5 HEX] [--force]',
+    summary: `Download the official Keras ResNet50 notop weights (or a mirror with --url), verify the md5
+and convert them into the models dir (ONNX + tfjs + manifest.json). --from converts a local
+.h5 file instead (air-gapped machines). --md5 requires a given checksum. The replaced model is
+kept in <models dir>/previous/: a catalog built with it answers with it until re-embedded.`,
+  },
+  {
+    name: 'init',
+    usage: 'models init --untrained [--seed N] [--force]',
+    summary: 'Write random He-initialised weights (for tests and offline set-ups; results are not meaningful).',
+  },
+  {
+    name: 'info',
+    usage: 'models info [--verify] [--json]',
+    summary: "Show what the models dir holds; --verify re-checks every file's sha256.",
+  },
+];
+
+const HELP = `Usage:\n${subcommandLines(SUBCOMMANDS)}\n`;
 
 const STEP_TEXT: Record<ConvertStep | 'downloading' | 'verifying', string> = {
   downloading: 'downloading',
@@ -126,29 +139,32 @@ async function runFetch(argv: string[], ctx: CliContext): Promise<number> {
   const url = values.url ?? OFFICIAL_WEIGHTS_URL;
   if (values.from === undefined) ctx.stderr.write(`Downloading ${url}\n`);
   try {
-    const result = await fetchWeights({
-      modelsDir,
-      ...(values.from === undefined ? { url } : { from: values.from }),
-      ...(values.md5 === undefined ? {} : { expectedMd5: values.md5.toLowerCase() }),
-      logger: ctx.logger,
-      onStep: (s) => {
-        if (s !== 'downloading' && barStarted) {
-          bar.stop();
-          barStarted = false;
-        }
-        stepPrinter(ctx)(s);
-      },
-      onProgress: ({ received, total }) => {
-        const mb = (received / 1048576).toFixed(1);
-        if (!barStarted) {
-          bar.start(total ?? Math.max(received, 1), received, { mb });
-          barStarted = true;
-        } else {
-          if (total !== undefined && total !== bar.getTotal()) bar.setTotal(total);
-          bar.update(received, { mb });
-        }
-      },
-    });
+    // The replaced model is kept in previous/: a catalog made with it answers until re-embedded.
+    const fetch = () =>
+      fetchWeights({
+        modelsDir,
+        ...(values.from === undefined ? { url } : { from: values.from }),
+        ...(values.md5 === undefined ? {} : { expectedMd5: values.md5.toLowerCase() }),
+        logger: ctx.logger,
+        onStep: (s) => {
+          if (s !== 'downloading' && barStarted) {
+            bar.stop();
+            barStarted = false;
+          }
+          stepPrinter(ctx)(s);
+        },
+        onProgress: ({ received, total }) => {
+          const mb = (received / 1048576).toFixed(1);
+          if (!barStarted) {
+            bar.start(total ?? Math.max(received, 1), received, { mb });
+            barStarted = true;
+          } else {
+            if (total !== undefined && total !== bar.getTotal()) bar.setTotal(total);
+            bar.update(received, { mb });
+          }
+        },
+      });
+    const result = await replaceKeepingPrevious(modelsDir, fetch, ctx.logger);
     if (!result.official) {
       ctx.stderr.write(
         `Note: this file's md5 ${result.md5} is not the official Keras file's (${OFFICIAL_WEIGHTS_MD5}); recorded as source 'file'.\n`,
@@ -197,7 +213,11 @@ async function runInit(argv: string[], ctx: CliContext): Promise<number> {
     return 1;
   }
   try {
-    const result = await initUntrainedModels({ modelsDir, seed, logger: ctx.logger, onStep: stepPrinter(ctx) });
+    const result = await replaceKeepingPrevious(
+      modelsDir,
+      () => initUntrainedModels({ modelsDir, seed, logger: ctx.logger, onStep: stepPrinter(ctx) }),
+      ctx.logger,
+    );
     ctx.stderr.write(`${UNTRAINED_WEIGHTS_WARNING}\n`);
     ctx.stdout.write(`${summary(result.manifest, modelsDir)}\n`);
     return 0;
@@ -231,6 +251,7 @@ export const modelsCommand: CommandSpec = {
   name: 'models',
   summary: 'fetch, convert or initialise the ResNet50 model files',
   usage: USAGE,
+  subcommands: SUBCOMMANDS,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;
     try {

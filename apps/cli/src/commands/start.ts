@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateDemoCatalog } from '@lookalike/catalog';
+import { catalogExists, generateDemoCatalog } from '@lookalike/catalog';
 import { asLookalikeError, formatSummary, LookalikeError, type SimilarityService } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
 import {
@@ -36,7 +36,9 @@ async function resolveCatalogDirs(
 ): Promise<{ imagesDir: string; labelsPath: string | undefined; demo: boolean }> {
   const configured = ctx.config.catalog;
   if (configured.imagesDir !== undefined) {
-    if (!existsSync(configured.imagesDir)) {
+    // A missing folder beside a stored catalog (an unmounted share) is not fatal: the catalog
+    // answers, and the background index refuses the mass removal (REINDEX_MASS_REMOVAL).
+    if (!existsSync(configured.imagesDir) && !catalogExists(ctx.config.dataDir)) {
       throw new LookalikeError('CATALOG_NOT_FOUND', `LOOKALIKE_CATALOG_DIR ${configured.imagesDir} does not exist`);
     }
     return { imagesDir: configured.imagesDir, labelsPath: configured.labelsPath, demo: false };
@@ -79,6 +81,19 @@ function backgroundIndex(
         return;
       }
       const e = asLookalikeError(err);
+      if (e.code === 'REINDEX_MASS_REMOVAL') {
+        // Nothing was changed: the stored catalog keeps answering. The operator decides.
+        const { wouldRemove, total, imagesDir } = e.details;
+        ctx.logger.warn(
+          { code: e.code, wouldRemove, total, imagesDir },
+          'start-up index refused: it would remove most of the catalog; answering from the stored catalog',
+        );
+        ctx.stderr.write(
+          `Indexing refused: ${e.userMessage}\nStill answering from the ${String(total)} stored items. ` +
+            'To remove them, run `lookalike index --allow-removals` or /reindex in chat and confirm.\n',
+        );
+        return;
+      }
       ctx.logger.error({ code: e.code, err }, 'start-up index failed');
       ctx.stderr.write(`Indexing failed: ${e.code}: ${e.message}\n`);
     });
@@ -100,6 +115,8 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
     logger,
     localPage: config.http.localPage,
     imageLimits: config.image,
+    host: config.http.host,
+    publicHosts: config.http.publicHosts,
     metrics,
   });
   proc.add(httpComponent(http));
@@ -152,8 +169,10 @@ export const startCommand: CommandSpec = {
   usage: USAGE,
   async run(argv, ctx) {
     if (argv.length > 0) {
+      const arg = argv[0] ?? '';
       ctx.stderr.write(
-        `lookalike start: takes no arguments (configure it with environment variables; see .env.example)\n`,
+        `lookalike start: ${arg.startsWith('-') ? `Unknown option '${arg}'` : `unexpected argument "${arg}"`}: ` +
+          'start takes no arguments (configure it with environment variables; see .env.example)\n',
       );
       return 2;
     }

@@ -3,10 +3,11 @@ import { COMMAND_NAMES } from '../commands.js';
 import { onAutocomplete } from './autocomplete.js';
 import { onFindSimilar } from './find-similar.js';
 import { onReindexCommand } from './reindex-command.js';
+import { onReindexButton } from './reindex-confirm.js';
 import { onSimilarCommand } from './similar-command.js';
 import type { DiscordDeps, IncomingInteraction } from './types.js';
 
-/** Other interactions (buttons, unknown commands…) are ignored. */
+/** Other interactions (other components, unknown commands…) are ignored. */
 export async function onInteractionCreate(interaction: IncomingInteraction, deps: DiscordDeps): Promise<void> {
   if (interaction.isAutocomplete()) return onAutocomplete(interaction, deps);
   if (interaction.isChatInputCommand()) {
@@ -17,4 +18,5 @@ export async function onInteractionCreate(interaction: IncomingInteraction, deps
   if (interaction.isMessageContextMenuCommand() && interaction.commandName === COMMAND_NAMES.findSimilar) {
     return onFindSimilar(interaction, deps);
   }
+  if (interaction.isButton()) return onReindexButton(interaction, deps);
 }

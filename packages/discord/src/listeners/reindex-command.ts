@@ -1,13 +1,15 @@
 /**
  * `/reindex`: admins only; an ephemeral deferred reply edited with throttled progress, then the
  * summary. Interaction tokens expire after 15 minutes: once an edit says so, the progress edits
- * stop and the final text is posted in the interaction's channel instead.
+ * stop and the final text is posted in the interaction's channel instead. A run that would remove
+ * most of the catalog is refused by the catalog; the reply then shows its sentence with a
+ * "Remove N items and reindex" and a "Cancel" button (see reindex-confirm.ts).
  */
-import { createProgressThrottle, newRequestId, runReindex } from '@lookalike/chat';
+import { createProgressThrottle, newRequestId, type ReindexOutcome, runReindex } from '@lookalike/chat';
 import type { Logger } from '@lookalike/core';
 import { MessageFlags, PermissionFlagsBits, RESTJSONErrorCodes } from 'discord.js';
 import { safeErr } from '../errors.js';
-import { renderProgress, renderSummary } from '../render.js';
+import { renderConfirmButtons, renderMassRemoval, renderProgress, renderSummary } from '../render.js';
 import { ephemeralError } from './replies.js';
 import type { DiscordDeps, ReindexCommandInteraction } from './types.js';
 
@@ -51,39 +53,65 @@ export async function onReindexCommand(interaction: ReindexCommandInteraction, d
     return;
   }
   rlog.info({ userId: interaction.user.id }, 'reindex started');
+  await reindexInReply(interaction, deps, rlog, false);
+}
+
+/**
+ * Runs the reindex, editing the interaction's reply (already deferred or updated) with throttled
+ * progress and the final text; a refusal for mass removal becomes the confirmation buttons. Never throws.
+ */
+export async function reindexInReply(
+  interaction: ReindexCommandInteraction,
+  deps: DiscordDeps,
+  rlog: Logger,
+  allowRemovals: boolean,
+): Promise<ReindexOutcome> {
   /** Set by the first edit that fails with an expired token: no more edits go out after it. */
   let expired = false;
+  const onWriteError = (err: unknown) => {
+    if (isExpiredInteractionToken(err)) {
+      expired = true;
+      rlog.info({ code: (err as { code: unknown }).code }, 'interaction token expired; the result goes to the channel');
+    } else {
+      rlog.warn({ err: safeErr(err) }, 'reindex progress edit failed');
+    }
+  };
   const throttle = createProgressThrottle({
     intervalMs: deps.settings.progressIntervalMs,
     write: async (content) => {
       if (!expired) await interaction.editReply({ content });
     },
-    onWriteError: (err) => {
-      if (isExpiredInteractionToken(err)) {
-        expired = true;
-        rlog.info(
-          { code: (err as { code: unknown }).code },
-          'interaction token expired; the result goes to the channel',
-        );
-      } else {
-        rlog.warn({ err: safeErr(err) }, 'reindex progress edit failed');
-      }
-    },
+    onWriteError,
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   });
   const outcome = await runReindex({
     service: deps.service,
     log: rlog,
     throttle,
+    allowRemovals,
     texts: {
       progress: renderProgress,
       summary: renderSummary,
       inProgress: (e, progress) =>
         progress === null ? e.userMessage : `${e.userMessage}\n${renderProgress(progress)}`,
       failed: (e) => e.userMessage,
+      needsConfirmation: (e) => renderMassRemoval(e.userMessage),
     },
   });
+  if (outcome.kind === 'needs-confirmation' && !expired) {
+    try {
+      await interaction.editReply({
+        content: outcome.text,
+        components: renderConfirmButtons(interaction.user.id, outcome.removal),
+      });
+    } catch (err) {
+      onWriteError(err);
+    }
+  }
+  // Without a working token the buttons cannot be shown: the sentence goes to the channel, and
+  // the admin confirms with a new /reindex.
   if (expired) await postInChannel(interaction, outcome.text, rlog);
+  return outcome;
 }
 
 /** The final text as a channel message, pinging only the admin who asked. Never throws. */

@@ -9,6 +9,7 @@ import type {
   InteractionDeferReplyOptions,
   InteractionEditReplyOptions,
   InteractionReplyOptions,
+  InteractionUpdateOptions,
   MessageCreateOptions,
   MessageReplyOptions,
 } from 'discord.js';
@@ -120,6 +121,15 @@ export interface ReindexCommandInteraction extends RepliableInteraction {
   channel: InteractionChannel | null;
 }
 
+/**
+ * A press of a /reindex confirmation button (MESSAGE_COMPONENT). `update` answers it by editing
+ * the message the button is on (callback type 7); `editReply` edits that message afterwards.
+ */
+export interface ReindexButtonInteraction extends ReindexCommandInteraction {
+  customId: string;
+  update(options: InteractionUpdateOptions): Promise<unknown>;
+}
+
 export interface AutocompleteChoice {
   name: string;
   value: string;
@@ -147,4 +157,5 @@ export interface IncomingInteraction {
   isAutocomplete(): this is AutocompleteInteraction;
   isChatInputCommand(): this is ChatInputInteraction;
   isMessageContextMenuCommand(): this is MessageCommandInteraction;
+  isButton(): this is ReindexButtonInteraction;
 }

@@ -1,8 +1,9 @@
 /**
  * Batch-norm folding: W' = W·γ/√(var+ε) per output channel, b' = (b − mean)·γ/√(var+ε) + β.
- * Computed in float64, stored as float32.
+ * Computed in float64, stored as float32. ε depends on the weights' naming scheme
+ * (`batchNormEpsilon`: 1.001e-5 current, 1e-3 legacy), so the caller passes it.
  */
-import { BN_EPSILON, type ConvUnitSpec } from '../weights/layout.js';
+import type { ConvUnitSpec } from '../weights/layout.js';
 import type { UnitWeights } from '../weights/types.js';
 
 export interface FoldedConv {
@@ -13,14 +14,20 @@ export interface FoldedConv {
   bias: Float32Array;
 }
 
-export function foldUnit(spec: ConvUnitSpec, w: UnitWeights): FoldedConv {
+/**
+ * Folds one unit's batch norm into its conv.
+ * @param epsilon the batch-norm epsilon of the model the weights belong to.
+ */
+export function foldUnit(spec: ConvUnitSpec, w: UnitWeights, epsilon: number): FoldedConv {
+  if (!(epsilon > 0) || !Number.isFinite(epsilon))
+    throw new RangeError(`foldUnit: epsilon must be > 0, got ${epsilon}`);
   const k = spec.kernel;
   const cin = spec.inChannels;
   const cout = spec.outChannels;
   const scale = new Float64Array(cout);
   const bias = new Float32Array(cout);
   for (let o = 0; o < cout; o++) {
-    const s = (w.gamma[o] ?? 1) / Math.sqrt((w.movingVariance[o] ?? 1) + BN_EPSILON);
+    const s = (w.gamma[o] ?? 1) / Math.sqrt((w.movingVariance[o] ?? 1) + epsilon);
     scale[o] = s;
     bias[o] = ((w.bias[o] ?? 0) - (w.movingMean[o] ?? 0)) * s + (w.beta[o] ?? 0);
   }

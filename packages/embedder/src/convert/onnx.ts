@@ -3,7 +3,14 @@
  * Input `input` float32 [N,224,224,3] NHWC (caffe-preprocessed); output `embedding` [N,2048].
  */
 import onnxProto from 'onnx-proto';
-import { BLOCKS, type ConvUnitSpec, EMBEDDING_DIMENSION, MODEL_ID, STEM } from '../weights/layout.js';
+import {
+  BLOCKS,
+  BN_EPSILON_CURRENT,
+  type ConvUnitSpec,
+  EMBEDDING_DIMENSION,
+  MODEL_ID,
+  STEM,
+} from '../weights/layout.js';
 import type { ResNet50Weights } from '../weights/types.js';
 import { foldUnit } from './fold.js';
 
@@ -39,12 +46,18 @@ function floatTensor(name: string, dims: number[], data: Float32Array): ITensorP
 }
 
 export interface OnnxExportOptions {
+  /**
+   * Batch-norm epsilon folded into the convs.
+   * @defaultValue {@link BN_EPSILON_CURRENT} (1.001e-5); legacy-named weights need 1e-3.
+   */
+  batchNormEpsilon?: number;
   /** Free-form provenance strings stored as model metadata. */
   metadata?: Record<string, string>;
 }
 
 /** Builds the ONNX ModelProto bytes for the given (unfolded) weights. */
 export function buildOnnxModel(weights: ResNet50Weights, options: OnnxExportOptions = {}): Uint8Array {
+  const epsilon = options.batchNormEpsilon ?? BN_EPSILON_CURRENT;
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
     throw new Error('ONNX export requires a little-endian host');
   }
@@ -54,7 +67,7 @@ export function buildOnnxModel(weights: ResNet50Weights, options: OnnxExportOpti
   const conv = (u: ConvUnitSpec, input: string): string => {
     const w = weights.units.get(u.id);
     if (w === undefined) throw new Error(`ONNX export: no weights for ${u.id}`);
-    const folded = foldUnit(u, w);
+    const folded = foldUnit(u, w, epsilon);
     const wName = `${u.id}_conv/kernel`;
     const bName = `${u.id}_conv/bias`;
     initializers.push(floatTensor(wName, [u.outChannels, u.inChannels, u.kernel, u.kernel], folded.kernelOihw));
@@ -133,7 +146,11 @@ export function buildOnnxModel(weights: ResNet50Weights, options: OnnxExportOpti
     producerName: 'lookalike',
     producerVersion: '1',
     docString: `${MODEL_ID}: Keras ResNet50 notop, BN folded, GlobalMaxPool, L2 norm`,
-    metadataProps: Object.entries({ model: MODEL_ID, ...(options.metadata ?? {}) }).map(([key, value]) => ({
+    metadataProps: Object.entries({
+      model: MODEL_ID,
+      batchNormEpsilon: String(epsilon),
+      ...(options.metadata ?? {}),
+    }).map(([key, value]) => ({
       key,
       value,
     })),

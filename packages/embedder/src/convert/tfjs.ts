@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BLOCKS, type ConvUnitSpec, MODEL_ID, STEM } from '../weights/layout.js';
+import { BLOCKS, BN_EPSILON_CURRENT, type ConvUnitSpec, MODEL_ID, STEM } from '../weights/layout.js';
 import type { ResNet50Weights } from '../weights/types.js';
 import { foldUnit } from './fold.js';
 
@@ -24,7 +24,7 @@ export interface TfjsExportResult {
 
 type SymbolicTensor = tf.SymbolicTensor;
 
-function buildGraph(weights: ResNet50Weights): { model: tf.LayersModel; assign: () => void } {
+function buildGraph(weights: ResNet50Weights, epsilon: number): { model: tf.LayersModel; assign: () => void } {
   const assignments: { layer: tf.layers.Layer; unit: ConvUnitSpec }[] = [];
   const apply = (layer: tf.layers.Layer, x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor =>
     layer.apply(x) as SymbolicTensor;
@@ -63,7 +63,7 @@ function buildGraph(weights: ResNet50Weights): { model: tf.LayersModel; assign: 
     for (const { layer, unit } of assignments) {
       const w = weights.units.get(unit.id);
       if (w === undefined) throw new Error(`tfjs export: no weights for ${unit.id}`);
-      const folded = foldUnit(unit, w);
+      const folded = foldUnit(unit, w, epsilon);
       const k = tf.tensor4d(folded.kernelHwio, [unit.kernel, unit.kernel, unit.inChannels, unit.outChannels]);
       const b = tf.tensor1d(folded.bias);
       layer.setWeights([k, b]);
@@ -74,8 +74,20 @@ function buildGraph(weights: ResNet50Weights): { model: tf.LayersModel; assign: 
   return { model, assign };
 }
 
+export interface TfjsExportOptions {
+  /**
+   * Batch-norm epsilon folded into the convs.
+   * @defaultValue {@link BN_EPSILON_CURRENT} (1.001e-5); legacy-named weights need 1e-3.
+   */
+  batchNormEpsilon?: number;
+}
+
 /** Writes `<outDir>/model.json` and its shards. */
-export async function exportTfjsModel(weights: ResNet50Weights, outDir: string): Promise<TfjsExportResult> {
+export async function exportTfjsModel(
+  weights: ResNet50Weights,
+  outDir: string,
+  options: TfjsExportOptions = {},
+): Promise<TfjsExportResult> {
   const previous = tf.engine().backendName;
   // Silences the cpu backend's "install tfjs-node" banner; prod mode only skips debug checks.
   tf.enableProdMode();
@@ -83,7 +95,7 @@ export async function exportTfjsModel(weights: ResNet50Weights, outDir: string):
   await tf.ready();
   await mkdir(outDir, { recursive: true });
   let result: TfjsExportResult | undefined;
-  const { model, assign } = buildGraph(weights);
+  const { model, assign } = buildGraph(weights, options.batchNormEpsilon ?? BN_EPSILON_CURRENT);
   try {
     assign();
     await model.save(

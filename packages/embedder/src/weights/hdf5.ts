@@ -1,12 +1,25 @@
 /**
  * Keras `save_weights` HDF5 files (h5wasm): reads and validates ResNet50 notop weights under
- * the current or the legacy layer names, and writes the same layout (for untrained weights
+ * the current or the legacy layer names, and writes the Keras 2 layout (for untrained weights
  * and test fixtures).
+ *
+ * Two file layouts are read:
+ * - Keras 2: root `layer_names`, `backend`, `keras_version`; per layer `weight_names` such as
+ *   `conv1_conv/kernel:0`, so datasets sit at `conv1_conv/conv1_conv/kernel:0`.
+ * - Keras 1 (the fchollet deep-learning-models v0.2 file): root `layer_names` only; weight names
+ *   are Keras 1 variable names (`conv1_W:0`, `conv1_b:0`, `bn_conv1_gamma:0`, `…_beta:0`,
+ *   `…_running_mean:0`, `…_running_std:0`) and the datasets sit directly in the layer group.
+ *   Despite its name, `running_std` holds the variance (Keras 1 passed it to
+ *   `K.batch_normalization` as the variance).
+ *
+ * Either way each weight is taken in `weight_names` order (as Keras loads it), and its name's
+ * suffix must match the role at that position.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { LookalikeError } from '@lookalike/core';
 import h5wasm from 'h5wasm/node';
 import {
+  batchNormEpsilon,
   bnLayerName,
   CONV_UNITS,
   type ConvUnitSpec,
@@ -59,7 +72,11 @@ function decodeString(v: unknown): string {
   return String(v);
 }
 
-/** Reads a string-array attribute (fixed-length bytes or vlen; Keras may split large ones as name0, name1…). */
+/**
+ * Reads a string-array attribute (fixed-length bytes or vlen; Keras may split large ones as
+ * name0, name1…). An empty numeric array (what h5py stores for Keras 1's empty `weight_names`)
+ * reads as no names.
+ */
 function readStringList(node: H5Group, name: string): string[] | undefined {
   const attrs = node.attrs;
   const collect = (attrName: string): string[] | undefined => {
@@ -68,6 +85,7 @@ function readStringList(node: H5Group, name: string): string[] | undefined {
     const v = a.value;
     if (v === null || v === undefined) return [];
     if (Array.isArray(v)) return v.map(decodeString);
+    if (ArrayBuffer.isView(v) && !(v instanceof Uint8Array) && (v as { length?: number }).length === 0) return [];
     return [decodeString(v)];
   };
   const whole = collect(name);
@@ -115,13 +133,48 @@ function readFloat32(ds: H5Dataset): Float32Array | undefined {
 const CONV_WEIGHTS = ['kernel', 'bias'] as const;
 const BN_WEIGHTS = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
 
-/** Reads the datasets of one layer, in `weight_names` order, checking count and shapes. */
+/** What a weight is, by position in its layer's `weight_names`. */
+export type WeightRole = (typeof CONV_WEIGHTS)[number] | (typeof BN_WEIGHTS)[number];
+
+/**
+ * The name suffixes each role may carry: Keras 2 names end in `/kernel`, `/moving_variance`, …;
+ * Keras 1 names are `<layer>_W`, `<layer>_b`, `<layer>_gamma`, `<layer>_beta`,
+ * `<layer>_running_mean` and `<layer>_running_std` (which holds the variance).
+ */
+export const WEIGHT_NAME_SUFFIXES: Readonly<Record<WeightRole, readonly string[]>> = Object.freeze({
+  kernel: ['kernel', 'W'],
+  bias: ['bias', 'b'],
+  gamma: ['gamma'],
+  beta: ['beta'],
+  moving_mean: ['moving_mean', 'running_mean'],
+  moving_variance: ['moving_variance', 'running_std'],
+});
+
+/** Keras 1 (`conv1_W`) or Keras 2 (`conv1_conv/kernel`) style of a weight name. */
+type NameStyle = 1 | 2;
+
+/**
+ * Checks a weight name against the role at its position and tells which Keras style it has.
+ * The name's last path segment, without the `:0` output index (and TF's `_1` uniquifier), must
+ * be the role's suffix (Keras 2) or end in `_<suffix>` (Keras 1).
+ */
+export function weightNameStyle(name: string, role: WeightRole): NameStyle | undefined {
+  const segment = (name.split('/').pop() ?? '').replace(/:\d+$/, '');
+  for (const suffix of WEIGHT_NAME_SUFFIXES[role]) {
+    if (new RegExp(`^${suffix}(_\\d+)?$`).test(segment)) return 2;
+    if (new RegExp(`.+_${suffix}(_\\d+)?$`).test(segment)) return 1;
+  }
+  return undefined;
+}
+
+/** Reads the datasets of one layer, in `weight_names` order, checking count, name suffixes and shapes. */
 function readLayer(
   root: H5Group,
   layer: string,
-  roles: readonly string[],
+  roles: readonly WeightRole[],
   expected: readonly (readonly number[])[],
   layerNames: ReadonlySet<string>,
+  styles: Set<NameStyle>,
 ): Float32Array[] {
   const entity = root.get(layer);
   if (!layerNames.has(layer) || !isGroup(entity)) {
@@ -135,8 +188,17 @@ function readLayer(
     );
   }
   return names.map((wn, i) => {
-    const role = roles[i] ?? '?';
+    const role = roles[i] ?? 'kernel';
     const shape = expected[i] ?? [];
+    const style = weightNameStyle(wn, role);
+    if (style === undefined) {
+      const suffixes = WEIGHT_NAME_SUFFIXES[role].join(' or ');
+      throw invalid(
+        `Layer ${layer}: weight ${i + 1} is named ${wn}, expected the ${role} (a name ending in ${suffixes})`,
+        { layer, weight: wn, role, reason: 'weight-name' },
+      );
+    }
+    styles.add(style);
     const ds = entity.get(wn);
     if (!isDataset(ds)) {
       throw invalid(`Layer ${layer}: dataset ${wn} (${role}) is missing`, { layer, weight: wn, reason: 'missing' });
@@ -172,16 +234,24 @@ function readLayer(
   });
 }
 
-function readUnit(root: H5Group, u: ConvUnitSpec, scheme: NamingScheme, layerNames: ReadonlySet<string>): UnitWeights {
+function readUnit(
+  root: H5Group,
+  u: ConvUnitSpec,
+  scheme: NamingScheme,
+  layerNames: ReadonlySet<string>,
+  styles: Set<NameStyle>,
+): UnitWeights {
   const ks = kernelShape(u);
   const c = u.outChannels;
-  const [kernel, bias] = readLayer(root, convLayerName(u, scheme), CONV_WEIGHTS, [ks, [c]], layerNames);
+  const [kernel, bias] = readLayer(root, convLayerName(u, scheme), CONV_WEIGHTS, [ks, [c]], layerNames, styles);
+  // Keras 1's running_std is the variance: it is read as moving_variance, unchanged.
   const [gamma, beta, movingMean, movingVariance] = readLayer(
     root,
     bnLayerName(u, scheme),
     BN_WEIGHTS,
     [[c], [c], [c], [c]],
     layerNames,
+    styles,
   );
   if (!kernel || !bias || !gamma || !beta || !movingMean || !movingVariance) {
     throw invalid(`Unit ${u.id}: incomplete weights`, { layer: u.convName });
@@ -200,9 +270,11 @@ export function countParameters(weights: ResNet50Weights): number {
 }
 
 /**
- * Loads a Keras ResNet50 notop weights file (current or legacy names) and validates every layer
- * and shape (53 conv + 53 BN, 23,587,712 parameters).
- * @throws LookalikeError WEIGHTS_INVALID naming the first mismatching layer, expected and actual shape.
+ * Loads a Keras ResNet50 notop weights file (current or legacy names; Keras 2 or Keras 1 layout)
+ * and validates every layer, weight name and shape (53 conv + 53 BN, 23,587,712 parameters).
+ * The result carries the batch-norm epsilon of the model the names belong to
+ * (1.001e-5 current, 1e-3 legacy).
+ * @throws LookalikeError WEIGHTS_INVALID naming the first mismatching layer (and weight), expected and actual.
  */
 export async function readKerasWeights(path: string): Promise<LoadedKerasWeights> {
   if (!existsSync(path) || !statSync(path).isFile()) {
@@ -236,7 +308,8 @@ export async function readKerasWeights(path: string): Promise<LoadedKerasWeights
       });
     }
     const units = new Map<string, UnitWeights>();
-    for (const u of CONV_UNITS) units.set(u.id, readUnit(root, u, scheme, layerNames));
+    const styles = new Set<NameStyle>();
+    for (const u of CONV_UNITS) units.set(u.id, readUnit(root, u, scheme, layerNames, styles));
     const weights: ResNet50Weights = { units };
     const parameters = countParameters(weights);
     if (parameters !== RESNET50_PARAMETERS) {
@@ -246,7 +319,13 @@ export async function readKerasWeights(path: string): Promise<LoadedKerasWeights
         actual: parameters,
       });
     }
-    return { weights, scheme, parameters };
+    const kerasFormat: 1 | 2 = styles.has(2) ? 2 : 1;
+    if (styles.size > 1) {
+      throw invalid('The weights file mixes Keras 1 names (conv1_W) and Keras 2 names (conv1_conv/kernel)', {
+        reason: 'weight-name',
+      });
+    }
+    return { weights, scheme, parameters, kerasFormat, batchNormEpsilon: batchNormEpsilon(scheme) };
   } catch (err) {
     if (err instanceof LookalikeError) throw err;
     throw invalid(`Could not read weights from ${path}: ${(err as Error).message}`, { path }, err);
@@ -272,13 +351,15 @@ function stringAttr(node: H5Group, name: string, values: readonly string[], stri
     node.create_attribute(name, [...values]);
     return;
   }
+  // Fixed-length ASCII, as h5py stores numpy `|S` arrays.
   const width = Math.max(1, ...values.map((v) => Buffer.byteLength(v)));
-  node.create_attribute(name, [...values], null, `S${width}`);
+  node.create_attribute(name, [...values], null, `A${width}`);
 }
 
 /**
- * Writes weights as a Keras `save_weights` HDF5 file: root `layer_names` (every layer, including
- * weightless ones), per-layer `weight_names`, datasets at `<layer>/<weight name>`.
+ * Writes weights as a Keras 2 `save_weights` HDF5 file: root `layer_names` (every layer,
+ * including weightless ones), `backend` and `keras_version`, per-layer `weight_names`
+ * (`<layer>/kernel:0`, …), datasets at `<layer>/<weight name>`.
  */
 export async function writeKerasWeights(
   path: string,

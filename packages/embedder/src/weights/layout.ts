@@ -4,8 +4,18 @@
  * Everything else in the weights pipeline (loader, writer, converters, reference) reads this.
  */
 
-/** Batch-norm epsilon used by Keras ResNet50. */
-export const BN_EPSILON = 1.001e-5;
+/**
+ * Batch-norm epsilon of the current Keras ResNet50 (`keras.applications`, layer names
+ * `conv1_conv`, `conv1_bn`, …).
+ */
+export const BN_EPSILON_CURRENT = 1.001e-5;
+
+/**
+ * Batch-norm epsilon of the model that loaded the legacy-named weights (`conv1`, `bn_conv1`, …):
+ * the Keras 2 `keras.applications.ResNet50` of that era used BatchNormalization's default, 1e-3
+ * (keras-applications#8).
+ */
+export const BN_EPSILON_LEGACY = 1e-3;
 
 /** Total parameter count of Keras ResNet50 notop (conv kernels+biases, BN γ, β, mean, var). */
 export const RESNET50_PARAMETERS = 23_587_712;
@@ -18,6 +28,12 @@ export const OFFICIAL_WEIGHTS_URL =
   'https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5';
 export const OFFICIAL_WEIGHTS_MD5 = '4d473c1dd8becc155b73f8504c6f6626';
 export const OFFICIAL_WEIGHTS_NAME = 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5';
+
+/**
+ * The legacy file: fchollet deep-learning-models release v0.2, saved by Keras 1.0.7 (flat
+ * `conv1/conv1_W:0` datasets, `running_std` holding the variance, no root `keras_version`).
+ */
+export const LEGACY_WEIGHTS_MD5 = 'a268eb855778b3df3c7506639542a6af';
 
 /** Model identifier written into manifest.json. */
 export const MODEL_ID = 'resnet50-keras-notop-gmp-l2';
@@ -197,6 +213,11 @@ export function kernelShape(u: ConvUnitSpec): [number, number, number, number] {
 /** Parameters of one conv+bn unit. */
 export function unitParameters(u: ConvUnitSpec): number {
   return u.kernel * u.kernel * u.inChannels * u.outChannels + u.outChannels + 4 * u.outChannels;
+}
+
+/** The batch-norm epsilon of the model a naming scheme belongs to (current 1.001e-5, legacy 1e-3). */
+export function batchNormEpsilon(scheme: NamingScheme): number {
+  return scheme === 'current' ? BN_EPSILON_CURRENT : BN_EPSILON_LEGACY;
 }
 
 export function convLayerName(u: ConvUnitSpec, scheme: NamingScheme): string {

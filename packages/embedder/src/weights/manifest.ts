@@ -7,7 +7,14 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LookalikeError, type WeightsInfo } from '@lookalike/core';
 import { z } from 'zod';
-import { CAFFE_MEAN_BGR, EMBEDDING_DIMENSION, MODEL_ID, RESNET50_PARAMETERS } from './layout.js';
+import {
+  BN_EPSILON_CURRENT,
+  CAFFE_MEAN_BGR,
+  EMBEDDING_DIMENSION,
+  LEGACY_WEIGHTS_MD5,
+  MODEL_ID,
+  RESNET50_PARAMETERS,
+} from './layout.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const ONNX_FILE = 'resnet50.onnx';
@@ -39,6 +46,15 @@ export const manifestSchema = z.object({
   seed: z.number().int().optional(),
   createdAt: z.string(),
   parameters: z.literal(RESNET50_PARAMETERS),
+  /**
+   * The batch-norm epsilon folded into the model files: 1.001e-5 for current Keras names, 1e-3
+   * for legacy names. Manifests written before it was recorded were all folded with 1.001e-5.
+   */
+  batchNormEpsilon: z.number().positive().finite().default(BN_EPSILON_CURRENT),
+  /** How the source HDF5 file was laid out (absent in older manifests). */
+  sourceLayout: z
+    .object({ names: z.enum(['current', 'legacy']), keras: z.union([z.literal(1), z.literal(2)]) })
+    .optional(),
   preprocessing: z.object({
     size: z.literal(224),
     resize: z.literal('nearest'),
@@ -165,7 +181,9 @@ export function weightsInfo(manifest: Manifest): WeightsInfo {
   const untrained = manifest.source === 'untrained';
   let description: string;
   if (manifest.source === 'keras-official') description = `ResNet50 ImageNet (keras-official, md5 ${short})`;
-  else if (untrained) {
+  else if (manifest.sourceMd5 === LEGACY_WEIGHTS_MD5) {
+    description = `ResNet50 ImageNet (legacy Keras 1 file ${manifest.sourceName}, md5 ${short}, BN ε ${manifest.batchNormEpsilon})`;
+  } else if (untrained) {
     const seed = manifest.seed === undefined ? '' : `, seed ${manifest.seed}`;
     description = `ResNet50 UNTRAINED (random He init${seed}, md5 ${short}): results are not meaningful`;
   } else description = `ResNet50 (file ${manifest.sourceName}, md5 ${short}, not the official Keras file)`;

@@ -45,6 +45,8 @@ export interface ConvertOptions {
 export interface ConvertResult {
   manifest: Manifest;
   scheme: NamingScheme;
+  /** Keras 1 (flat `conv1_W:0` names) or Keras 2 layout of the source file. */
+  kerasFormat: 1 | 2;
 }
 
 /** Hex id for staging paths. */
@@ -53,7 +55,8 @@ function stamp(): string {
 }
 
 /**
- * Converts a Keras HDF5 file into `<modelsDir>/{resnet50.onnx, tfjs/, manifest.json}`.
+ * Converts a Keras HDF5 file into `<modelsDir>/{resnet50.onnx, tfjs/, manifest.json}`, folding
+ * batch norm with the epsilon of the file's naming scheme (recorded as `batchNormEpsilon`).
  * Files are produced in a staging dir and moved in place; the manifest is written last, so a
  * models dir is never seen as valid while half written.
  * @throws LookalikeError WEIGHTS_INVALID when the file is not ResNet50 weights in the Keras layout.
@@ -69,7 +72,11 @@ export async function convertWeightsFile(options: ConvertOptions): Promise<Conve
   }
   step('loading');
   const loaded = await readKerasWeights(options.h5Path);
-  log.info({ scheme: loaded.scheme, parameters: loaded.parameters, md5 }, 'weights loaded and validated');
+  const epsilon = loaded.batchNormEpsilon;
+  log.info(
+    { scheme: loaded.scheme, keras: loaded.kerasFormat, batchNormEpsilon: epsilon, parameters: loaded.parameters, md5 },
+    'weights loaded and validated',
+  );
 
   await mkdir(modelsDir, { recursive: true });
   const staging = join(modelsDir, `.staging-${stamp()}`);
@@ -78,10 +85,13 @@ export async function convertWeightsFile(options: ConvertOptions): Promise<Conve
     step('onnx');
     const source: WeightsSource =
       options.untrained === true ? 'untrained' : md5 === OFFICIAL_WEIGHTS_MD5 ? 'keras-official' : 'file';
-    const onnxBytes = buildOnnxModel(loaded.weights, { metadata: { source, sourceMd5: md5 } });
+    const onnxBytes = buildOnnxModel(loaded.weights, {
+      batchNormEpsilon: epsilon,
+      metadata: { source, sourceMd5: md5 },
+    });
     await writeFile(join(staging, ONNX_FILE), onnxBytes);
     step('tfjs');
-    const tfjs = await exportTfjsModel(loaded.weights, join(staging, TFJS_DIR));
+    const tfjs = await exportTfjsModel(loaded.weights, join(staging, TFJS_DIR), { batchNormEpsilon: epsilon });
     step('checksums');
     const shards = [];
     for (const p of tfjs.shardPaths) {
@@ -96,6 +106,8 @@ export async function convertWeightsFile(options: ConvertOptions): Promise<Conve
       ...(options.untrained === true ? { seed: options.seed ?? DEFAULT_UNTRAINED_SEED } : {}),
       createdAt: new Date().toISOString(),
       parameters: RESNET50_PARAMETERS,
+      batchNormEpsilon: epsilon,
+      sourceLayout: { names: loaded.scheme, keras: loaded.kerasFormat },
       preprocessing: PREPROCESSING,
       output: OUTPUT,
       files: {
@@ -115,7 +127,7 @@ export async function convertWeightsFile(options: ConvertOptions): Promise<Conve
     await rename(join(staging, ONNX_FILE), join(modelsDir, ONNX_FILE));
     await writeManifest(modelsDir, manifest);
     log.info({ source, modelsDir }, 'model files written');
-    return { manifest, scheme: loaded.scheme };
+    return { manifest, scheme: loaded.scheme, kerasFormat: loaded.kerasFormat };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

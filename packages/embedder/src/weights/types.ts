@@ -21,6 +21,11 @@ export interface ResNet50Weights {
 /** What the HDF5 loader returns. */
 export interface LoadedKerasWeights {
   weights: ResNet50Weights;
+  /** Layer names: current (`conv1_conv`) or legacy (`conv1`, `bn_conv1`). */
   scheme: NamingScheme;
+  /** Weight-name style of the file: Keras 1 (`conv1_W:0`, flat datasets) or Keras 2 (`conv1_conv/kernel:0`). */
+  kerasFormat: 1 | 2;
   parameters: number;
+  /** Batch-norm epsilon of the model these names belong to: 1.001e-5 current, 1e-3 legacy. */
+  batchNormEpsilon: number;
 }

@@ -69,8 +69,26 @@ function fill(n: number, f: () => number): Float32Array {
   return out;
 }
 
-/** He-initialised weights for every conv+BN unit, deterministic for a given seed. */
-export function createUntrainedWeights(seed: number = DEFAULT_UNTRAINED_SEED): ResNet50Weights {
+export interface UntrainedWeightsOptions {
+  /**
+   * Fraction of each batch norm's channels whose moving variance is drawn log-uniformly from
+   * [1e-4, 1e-2] instead of [0.8, 1.2], with γ scaled by √var so activations stay tame. Such
+   * channels make the batch-norm epsilon (1.001e-5 vs 1e-3) visible in the output, as it is with
+   * trained weights; with variances near 1 the two epsilons give nearly the same vectors.
+   * @defaultValue 0 (the product's untrained weights)
+   */
+  smallVarianceFraction?: number;
+}
+
+/** He-initialised weights for every conv+BN unit, deterministic for a given seed (and options). */
+export function createUntrainedWeights(
+  seed: number = DEFAULT_UNTRAINED_SEED,
+  options: UntrainedWeightsOptions = {},
+): ResNet50Weights {
+  const fraction = options.smallVarianceFraction ?? 0;
+  if (!(fraction >= 0 && fraction <= 1)) {
+    throw new RangeError(`smallVarianceFraction must be in [0, 1], got ${fraction}`);
+  }
   const rng = new SeededRandom(seed);
   const units = new Map<string, UnitWeights>();
   for (const u of CONV_UNITS) {
@@ -78,7 +96,7 @@ export function createUntrainedWeights(seed: number = DEFAULT_UNTRAINED_SEED): R
     const fanIn = u.kernel * u.kernel * u.inChannels;
     const std = Math.sqrt(2 / fanIn);
     const c = u.outChannels;
-    units.set(u.id, {
+    const unit: UnitWeights = {
       kernel: fill(shape[0] * shape[1] * shape[2] * shape[3], () => std * rng.normal()),
       kernelShape: shape,
       bias: fill(c, () => 0.01 * rng.normal()),
@@ -86,7 +104,17 @@ export function createUntrainedWeights(seed: number = DEFAULT_UNTRAINED_SEED): R
       beta: fill(c, () => 0.05 * rng.normal()),
       movingMean: fill(c, () => 0.05 * rng.normal()),
       movingVariance: fill(c, () => rng.uniform(0.8, 1.2)),
-    });
+    };
+    if (fraction > 0) {
+      // Drawn only when asked for, so the default weights of a seed stay what they were.
+      for (let o = 0; o < c; o++) {
+        if (rng.next() >= fraction) continue;
+        const variance = 10 ** rng.uniform(-4, -2);
+        unit.movingVariance[o] = variance;
+        unit.gamma[o] = (unit.gamma[o] ?? 1) * Math.sqrt(variance);
+      }
+    }
+    units.set(u.id, unit);
   }
   return { units };
 }

@@ -41,9 +41,9 @@ export function renderPage(options: PageOptions): string {
         <strong>Drop a photo here</strong>
         <p>or paste it with Ctrl+V</p>
         <span class="btn">Choose a photo</span>
-        <p>JPEG, PNG, WebP, GIF, AVIF or TIFF · up to ${upTo}</p>
+        <p>JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF · up to ${upTo}</p>
       </div>
-      <input id="file" data-testid="file-input" type="file" accept="image/*" hidden>
+      <input id="file" data-testid="file-input" type="file" accept="image/*,.heic,.heif" hidden>
       <div id="preview" hidden><img id="preview-img" alt="Your photo"><span id="preview-name"></span></div>
       <div class="filters">
         <label>Gender<select id="gender" data-testid="filter-gender"><option value="">Any</option></select></label>

@@ -96,3 +96,21 @@ export interface MessageShortcutEvent {
   shortcut: MessageShortcutInput;
   respond: Respond;
 }
+
+/** A press of a /reindex confirmation button, as the listener reads it. */
+export interface ReindexButtonPress {
+  action: 'confirm' | 'cancel';
+  /** Who pressed. */
+  user: string;
+  /** The button's value: the admin who ran /reindex. */
+  asker: string;
+  /** Where the message with the buttons is. */
+  channel: string;
+  ts: string;
+}
+
+/** What the button listener gets: the press and a private answer to the presser. */
+export interface ReindexButtonEvent {
+  press: ReindexButtonPress;
+  respond: Respond;
+}
