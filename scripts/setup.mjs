@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run setup`: makes a fresh clone ready for the CLI and the tests. Idempotent.
 //   1. system packages (Debian/Ubuntu, as root): FAISS + OpenBLAS for the native index,
-//      DejaVu fonts for collage labels, heif-enc for the tests' HEIC fixtures, Chromium for the
-//      browser test (skip with --no-browser)
+//      DejaVu fonts for collage labels, heif-enc for the tests' HEIC fixtures, PostgreSQL and Redis
+//      for the scale-out tests, Chromium for the browser test (skip with --no-browser)
 //   2. faiss-node built from its npm source against the system FAISS (scripts/setup-faiss.mjs)
 //   3. TypeScript build of every workspace (turbo)
 //   4. model files: the official Keras weights when reachable, otherwise untrained weights
@@ -53,6 +53,10 @@ const wanted = [
   'fonts-dejavu-core',
   // heif-enc: the tests make their HEIC fixtures with it (decoding in the product is libheif-js).
   'libheif-examples',
+  // Private PostgreSQL and Redis servers for the scale-out tests (the product needs them only
+  // when DATABASE_URL / REDIS_URL are set).
+  'postgresql',
+  'redis-server',
   ...(withBrowser ? ['chromium'] : []),
 ];
 const hasApt =
@@ -79,6 +83,27 @@ if (!hasApt) {
       console.error(`✖ apt-get could not install: ${missing.join(' ')}`);
       process.exit(code);
     }
+    stopServicesWeInstalled(missing);
+  }
+}
+
+/**
+ * Debian starts the system-wide PostgreSQL (5432) and Redis (6379, no password) it installs. The
+ * tests start private servers and the product needs neither unless DATABASE_URL / REDIS_URL are
+ * set, so the services this run installed are stopped and disabled again (one already on the
+ * machine before setup is left alone).
+ */
+function stopServicesWeInstalled(installed) {
+  const services = { postgresql: 'postgresql', 'redis-server': 'redis-server' };
+  for (const pkg of installed.filter((p) => p in services)) {
+    const svc = services[pkg];
+    const hasSystemd = spawnSync('sh', ['-c', 'command -v systemctl && [ -d /run/systemd/system ]']).status === 0;
+    const code = hasSystemd
+      ? run('systemctl', ['disable', '--now', svc], { stdio: 'ignore' })
+      : run('service', [svc, 'stop'], { stdio: 'ignore' });
+    console.log(
+      `stopped the system-wide ${svc} service that ${pkg} starts${code === 0 ? '' : ' (it was not running)'}`,
+    );
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The mass-removal guard, end to end: a reindex that would remove more than half of the catalog
  * (an empty folder, a missing folder) changes nothing and refuses with REINDEX_MASS_REMOVAL and
- * the count; `allowRemovals` goes ahead. Real SQLite, FAISS and ONNX Runtime (untrained weights).
+ * the count; `allowRemovals` goes ahead, and with `maxRemovals` only while no more than that many
+ * would be removed (refused again with the new count otherwise). Real SQLite, FAISS and ONNX Runtime (untrained weights).
  * Then `lookalike index` as a real process: exit 1 with the sentence and the --allow-removals hint,
  * every item still stored, and `--allow-removals` removes them; and `lookalike start` with its
  * catalog folder gone: the background index refusal is a warning, and the page keeps answering.
@@ -137,6 +138,73 @@ describe('the mass-removal guard (catalog)', () => {
     assert.equal(s.removed, gone.length);
     assert.equal(catalog.size(), COUNT - gone.length);
     await moveAll(aside, cat.imagesDir);
+    const back = await catalog.reindex();
+    assert.equal(back.added, gone.length);
+    assert.equal(catalog.size(), COUNT);
+  });
+
+  it('GIVEN a confirmation for N removals and more files gone since THEN the reindex refuses again with the new count and removes nothing', async () => {
+    const files = (await readdir(cat.imagesDir)).sort();
+    await mkdir(aside, { recursive: true });
+    try {
+      for (const f of files.slice(0, 7)) await rename(join(cat.imagesDir, f), join(aside, f));
+      const first = await refusal(catalog.reindex());
+      assert.equal(first.details.wouldRemove, 7);
+      // One more file vanishes between the refusal and the admin's confirmation of 7.
+      await rename(join(cat.imagesDir, files[7]!), join(aside, files[7]!));
+      emb.reset();
+      const again = await refusal(catalog.reindex(undefined, { allowRemovals: true, maxRemovals: 7 }));
+      assert.equal(again.details.wouldRemove, 8);
+      assert.equal(again.details.total, COUNT);
+      assert.equal(again.details.confirmed, 7);
+      assert.match(
+        again.userMessage,
+        new RegExp(`remove 8 of the ${COUNT} items.*since the removal of 7 items was confirmed`),
+      );
+      assert.equal(catalog.size(), COUNT, 'nothing left the live index');
+      assert.equal(catalog.items().length, COUNT, 'nothing left the store');
+      assert.equal(emb.calls, 0);
+      // The folder missing altogether (the other path of the guard) is refused the same way.
+      await rename(cat.imagesDir, join(ROOT, 'moved-images'));
+      try {
+        const missing = await refusal(catalog.reindex(undefined, { allowRemovals: true, maxRemovals: 8 }));
+        assert.deepEqual(
+          [missing.details.wouldRemove, missing.details.folderMissing, missing.details.confirmed],
+          [COUNT, true, 8],
+        );
+        assert.equal(catalog.size(), COUNT);
+      } finally {
+        await rename(join(ROOT, 'moved-images'), cat.imagesDir);
+      }
+      assert.equal(storedItems(dataDir), COUNT, 'the database still has every item');
+    } finally {
+      await moveAll(aside, cat.imagesDir);
+    }
+  });
+
+  it('GIVEN a maxRemovals that is not a non-negative integer THEN the reindex is refused as BAD_REQUEST', async () => {
+    for (const maxRemovals of [-1, 1.5, Number.NaN]) {
+      await assert.rejects(catalog.reindex(undefined, { allowRemovals: true, maxRemovals }), { code: 'BAD_REQUEST' });
+    }
+    assert.equal(catalog.size(), COUNT);
+  });
+
+  it('GIVEN allowRemovals with maxRemovals equal to the count THEN the reindex goes ahead and removes those items', async () => {
+    const files = (await readdir(cat.imagesDir)).sort();
+    const gone = files.slice(0, 8);
+    await mkdir(aside, { recursive: true });
+    try {
+      for (const f of gone) await rename(join(cat.imagesDir, f), join(aside, f));
+      const err = await refusal(catalog.reindex());
+      const s = await catalog.reindex(undefined, {
+        allowRemovals: true,
+        maxRemovals: err.details.wouldRemove as number,
+      });
+      assert.equal(s.removed, gone.length);
+      assert.equal(catalog.size(), COUNT - gone.length);
+    } finally {
+      await moveAll(aside, cat.imagesDir);
+    }
     const back = await catalog.reindex();
     assert.equal(back.added, gone.length);
     assert.equal(catalog.size(), COUNT);

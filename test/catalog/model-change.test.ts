@@ -227,6 +227,18 @@ describe('a model change', () => {
         assert.equal(err.details.total, COUNT);
         return true;
       });
+      // A confirmation for fewer removals is checked against the old catalog too: refused again.
+      await assert.rejects(
+        unmounted.reindex(undefined, { allowRemovals: true, maxRemovals: COUNT - 1 }),
+        (err: unknown) => {
+          assert.ok(err instanceof LookalikeError && err.code === 'REINDEX_MASS_REMOVAL', String(err));
+          assert.deepEqual(
+            [err.details.wouldRemove, err.details.total, err.details.confirmed],
+            [COUNT, COUNT, COUNT - 1],
+          );
+          return true;
+        },
+      );
     } finally {
       await unmounted.close();
     }

@@ -130,6 +130,13 @@ test('GIVEN no needsConfirmation text THEN the catalog sentence is the text; all
   assert.deepEqual(service.reindexOptions, [{ allowRemovals: true }]);
 });
 
+test('GIVEN maxRemovals THEN the confirmed count reaches the service with allowRemovals', async () => {
+  const service = fakeService();
+  const outcome = await runReindex({ service, log: recordingLogger(), texts, allowRemovals: true, maxRemovals: 7 });
+  assert.equal(outcome.kind, 'done');
+  assert.deepEqual(service.reindexOptions, [{ allowRemovals: true, maxRemovals: 7 }]);
+});
+
 test('GIVEN a REINDEX_MASS_REMOVAL error THEN massRemovalOf reads its counts, and missing details read as zero', () => {
   assert.deepEqual(massRemovalOf(massRemovalRefusal(3, 4)), {
     wouldRemove: 3,

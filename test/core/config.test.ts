@@ -16,6 +16,7 @@ import {
   parseConfig,
   serviceSettingsFrom,
 } from '@lookalike/core';
+import { unwiredEngines } from '@lookalike/runtime';
 import { TEST_TMP_DIR } from '../helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,6 +67,18 @@ describe('config', () => {
     ]);
   });
 
+  test('GIVEN DATABASE_URL or REDIS_URL THEN they are parsed, and the runtime names them as not wired in yet', () => {
+    const none = parseConfig({});
+    assert.deepEqual(none.scale, { databaseUrl: undefined, redisUrl: undefined });
+    assert.deepEqual(unwiredEngines(none), []);
+    const both = parseConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/shop', REDIS_URL: 'redis://127.0.0.1:6379' });
+    assert.deepEqual(unwiredEngines(both), ['DATABASE_URL', 'REDIS_URL']);
+    assert.deepEqual(configError({ DATABASE_URL: 'mysql://x', REDIS_URL: 'nope' }).details.variables, [
+      'DATABASE_URL',
+      'REDIS_URL',
+    ]);
+  });
+
   test('GIVEN a catalog slice larger than the batch THEN it is held to the batch size', () => {
     const c = parseConfig({ LOOKALIKE_BATCH_SIZE: '2', LOOKALIKE_BATCH_SLICE: '16', LOOKALIKE_EMBED_WORKERS: '2' });
     assert.deepEqual([c.embedder.batchSize, c.embedder.batchSliceSize, c.embedder.workers], [2, 2, 2]);
@@ -103,6 +116,29 @@ describe('config', () => {
     const err = configError({ SLACK_BOT_TOKEN: SECRET });
     assert.deepEqual(err.details.variables, ['SLACK_SIGNING_SECRET']);
     assert.ok(!JSON.stringify(err.details).includes(SECRET));
+  });
+
+  test('GIVEN the Discord shard variables THEN they give the owned ids of the count, and bad ids are named', () => {
+    const discord = (env: Record<string, string>) => parseConfig({ DISCORD_TOKEN: SECRET, ...env }).discord;
+    assert.equal(discord({})?.shards, undefined, 'unset: discord.js decides, one process owns every shard');
+    assert.deepEqual(discord({ DISCORD_SHARD_COUNT: '4', DISCORD_SHARD_IDS: '2, 0,2' })?.shards, {
+      count: 4,
+      ids: [0, 2],
+    });
+    assert.deepEqual(discord({ DISCORD_SHARD_COUNT: '3' })?.shards, { count: 3, ids: [0, 1, 2] }, 'ids default to all');
+    for (const env of [
+      { DISCORD_SHARD_COUNT: '2', DISCORD_SHARD_IDS: '2' },
+      { DISCORD_SHARD_COUNT: '2', DISCORD_SHARD_IDS: '-1' },
+      { DISCORD_SHARD_COUNT: '2', DISCORD_SHARD_IDS: '0,x' },
+      { DISCORD_SHARD_IDS: '0' },
+    ]) {
+      assert.deepEqual(configError({ DISCORD_TOKEN: SECRET, ...env }).details.variables, ['DISCORD_SHARD_IDS']);
+    }
+    for (const count of ['0', 'two', '4097', '1.5']) {
+      assert.deepEqual(configError({ DISCORD_TOKEN: SECRET, DISCORD_SHARD_COUNT: count }).details.variables, [
+        'DISCORD_SHARD_COUNT',
+      ]);
+    }
   });
 
   test('GIVEN .env.example THEN it documents every variable of the schema, and its defaults parse', async () => {

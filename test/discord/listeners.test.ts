@@ -15,6 +15,7 @@ import {
   onReindexButton,
   onReindexCommand,
   onSimilarCommand,
+  parseReindexButtonId,
   REINDEX_CONFIRMED_TEXT,
   REINDEX_NOT_YOURS_TEXT,
   reindexButtonId,
@@ -547,32 +548,70 @@ describe('/reindex refused for mass removal, and its buttons', () => {
             type: 2,
             style: 4,
             label: 'Remove 1,234 items and reindex',
-            custom_id: reindexButtonId('confirm', 'user-2'),
+            custom_id: 'reindex:confirm:user-2:1234',
           },
-          { type: 2, style: 2, label: 'Cancel', custom_id: reindexButtonId('cancel', 'user-2') },
+          { type: 2, style: 2, label: 'Cancel', custom_id: 'reindex:cancel:user-2:1234' },
         ],
       },
     ]);
     assert.deepEqual(service.reindexOptions, [{ allowRemovals: false }]);
   });
 
-  test('GIVEN the asking admin presses Remove THEN the buttons go at once and the reindex runs with allowRemovals', async () => {
+  test('GIVEN the asking admin presses Remove THEN the buttons go at once and the reindex runs with allowRemovals and the count', async () => {
     const { deps, service } = build();
-    const { i, calls } = buttonPress(reindexButtonId('confirm', 'user-7'), 'user-7', { roles: [ADMIN_ROLE] });
+    const { i, calls } = buttonPress(reindexButtonId('confirm', 'user-7', 1234), 'user-7', { roles: [ADMIN_ROLE] });
     await onReindexButton(i, deps);
     assert.deepEqual(calls[0], { op: 'update', body: { content: REINDEX_CONFIRMED_TEXT, components: [] } });
     assert.deepEqual(calls.at(-1), { op: 'edit', body: { content: renderSummary(SUMMARY) } });
-    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true }]);
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true, maxRemovals: 1234 }]);
+  });
+
+  test('GIVEN more files gone since the refusal THEN the press is refused again with buttons carrying the new count', async () => {
+    const refusal = massRemovalRefusal(1300, 1500);
+    const { deps, service } = build(fakeService({ reindex: async () => Promise.reject(refusal) }));
+    const { i, calls } = buttonPress(reindexButtonId('confirm', 'user-7', 1234), 'user-7', { roles: [ADMIN_ROLE] });
+    await onReindexButton(i, deps);
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true, maxRemovals: 1234 }]);
+    const ids = (componentsOf(calls.at(-1)?.body) as { components: { custom_id: string }[] }[]).flatMap((r) =>
+      r.components.map((c) => c.custom_id),
+    );
+    assert.deepEqual(ids, [reindexButtonId('confirm', 'user-7', 1300), reindexButtonId('cancel', 'user-7', 1300)]);
+  });
+
+  test('GIVEN a Remove button from before the count was in its id THEN the press runs a plain reindex (no removals allowed)', async () => {
+    const { deps, service } = build();
+    const { i } = buttonPress('reindex:confirm:user-7', 'user-7', { roles: [ADMIN_ROLE] });
+    await onReindexButton(i, deps);
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: false }]);
+  });
+
+  test('GIVEN button ids THEN parseReindexButtonId reads the action, asker and count, within 100 characters', () => {
+    assert.deepEqual(parseReindexButtonId('reindex:confirm:123:8'), {
+      action: 'confirm',
+      userId: '123',
+      maxRemovals: 8,
+    });
+    assert.deepEqual(parseReindexButtonId('reindex:cancel:123'), {
+      action: 'cancel',
+      userId: '123',
+      maxRemovals: undefined,
+    });
+    assert.equal(parseReindexButtonId('reindex:confirm:123:-1'), undefined);
+    assert.equal(parseReindexButtonId('reindex:confirm:123:99999999999999999'), undefined, 'beyond a safe integer');
+    assert.equal(parseReindexButtonId('similar:confirm:123:8'), undefined);
+    const longest = reindexButtonId('confirm', 'u'.repeat(64), Number.MAX_SAFE_INTEGER);
+    assert.ok(longest.length <= 100, `${longest.length} characters`);
+    assert.deepEqual(parseReindexButtonId(longest)?.maxRemovals, Number.MAX_SAFE_INTEGER);
   });
 
   test('GIVEN someone else presses, or the asker lost the admin role THEN a private refusal and no reindex', async () => {
     const { deps, service } = build();
-    const other = buttonPress(reindexButtonId('confirm', 'user-7'), 'user-8', {
+    const other = buttonPress(reindexButtonId('confirm', 'user-7', 1234), 'user-8', {
       permissions: [PermissionFlagsBits.ManageGuild],
     });
     await onReindexButton(other.i, deps);
     assert.deepEqual(other.calls, [{ op: 'reply', body: { content: REINDEX_NOT_YOURS_TEXT, flags: EPHEMERAL } }]);
-    const demoted = buttonPress(reindexButtonId('confirm', 'user-7'), 'user-7', { roles: [] });
+    const demoted = buttonPress(reindexButtonId('confirm', 'user-7', 1234), 'user-7', { roles: [] });
     await onReindexButton(demoted.i, deps);
     assert.deepEqual(demoted.calls, [{ op: 'reply', body: { content: USER_MESSAGES.FORBIDDEN, flags: EPHEMERAL } }]);
     assert.equal(service.reindexCalls, 0);

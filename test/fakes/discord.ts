@@ -17,6 +17,19 @@ export function snowflake(): string {
   return String(((BigInt(Date.now()) - DISCORD_EPOCH) << 22n) | (1n << 17n) | snowflakeCounter);
 }
 
+/** The gateway shard that receives a guild's events, as on Discord: `(guild_id >> 22) % count`. */
+export function shardOf(guildId: string, count: number): number {
+  return Number((BigInt(guildId) >> 22n) % BigInt(count));
+}
+
+/** A fresh snowflake whose guild routing lands on `shard` of `count` (its timestamp is moved ahead by < count ms). */
+export function snowflakeOnShard(shard: number, count: number): string {
+  const id = BigInt(snowflake());
+  const ts = id >> 22n;
+  const shift = (BigInt(shard) - (ts % BigInt(count)) + BigInt(count)) % BigInt(count);
+  return String(((ts + shift) << 22n) | (id & 0x3fffffn));
+}
+
 /** One multipart form part. */
 export interface RecordedPart {
   name: string;
@@ -58,6 +71,10 @@ export interface FakeDiscordOptions {
   heartbeatInterval?: number;
   /** Intent bits the app "may not use": IDENTIFY with any of them is closed with 4014. @defaultValue 0 */
   disallowedIntents?: number;
+  /** The recommended shard count `GET /gateway/bot` answers. @defaultValue 1 */
+  recommendedShards?: number;
+  /** `session_start_limit.max_concurrency`: identifies allowed at once (one bucket per `id % n`). @defaultValue 1 */
+  maxConcurrency?: number;
 }
 
 export interface GuildSpec {
@@ -73,6 +90,15 @@ interface Session {
   seq: number;
   intents: number;
   identified: boolean;
+  /** `[id, count]` from IDENTIFY (`[0, 1]` when the client sent none). */
+  shard: [number, number];
+}
+
+/** One IDENTIFY the fake accepted. */
+export interface IdentifyRecord {
+  sessionId: string;
+  shard: [number, number];
+  intents: number;
 }
 
 type Route = (req: IncomingMessage, path: string, body: Buffer, rec: RecordedRequest) => Promise<[number, unknown]>;
@@ -90,7 +116,12 @@ export class FakeDiscord {
   readonly botUser: { id: string; username: string; bot: true; discriminator: string; global_name: null };
   readonly guild: GuildSpec;
   readonly requests: RecordedRequest[] = [];
-  readonly gatewayLog: { dir: 'in' | 'out'; op: number; t?: string | null }[] = [];
+  /** Gateway frames; `shard` is the session's `[id, count]` once identified. */
+  readonly gatewayLog: { dir: 'in' | 'out'; op: number; t?: string | null; shard?: [number, number] }[] = [];
+  /** Every guild the bot is in; `guild` is the first. Add more with `addGuild`. */
+  readonly guilds: GuildSpec[] = [];
+  /** Every accepted IDENTIFY, in order. */
+  readonly identifies: IdentifyRecord[] = [];
   /** Intents of the last IDENTIFY. */
   lastIntents = 0;
   identifyCount = 0;
@@ -101,18 +132,22 @@ export class FakeDiscord {
   #sockets = new Set<Socket>();
   #sessions = new Set<Session>();
   /** The session state survives a disconnect so the client can RESUME it. */
-  #resumable = new Map<string, { seq: number; intents: number }>();
+  #resumable = new Map<string, { seq: number; intents: number; shard: [number, number] }>();
   #files = new Map<string, { bytes: Buffer; contentType: string }>();
   #waiters = new Set<() => void>();
   #failures = new Map<string, { status: number; count: number }>();
   #heartbeatInterval: number;
   #disallowedIntents: number;
+  #recommendedShards: number;
+  #maxConcurrency: number;
   #port = 0;
 
   private constructor(options: FakeDiscordOptions) {
     this.token = options.token ?? 'fake-bot-token';
     this.#heartbeatInterval = options.heartbeatInterval ?? 41250;
     this.#disallowedIntents = options.disallowedIntents ?? 0;
+    this.#recommendedShards = options.recommendedShards ?? 1;
+    this.#maxConcurrency = options.maxConcurrency ?? 1;
     this.botUser = { id: this.appId, username: 'lookalike', bot: true, discriminator: '0', global_name: null };
     this.guild = {
       id: snowflake(),
@@ -125,6 +160,7 @@ export class FakeDiscord {
     };
     this.guild.roles.push({ id: this.guild.id, name: '@everyone', permissions: '1024' });
     this.guild.roles.push({ id: snowflake(), name: 'stylists', permissions: '1024' });
+    this.guilds.push(this.guild);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -171,6 +207,39 @@ export class FakeDiscord {
   }
   get adminRoleId(): string {
     return this.guild.roles[1]!.id;
+  }
+
+  /**
+   * Adds a guild (channels "outfits" and "general"), by default routed to `shard: [id, count]`.
+   * Sessions already open on its shard get its GUILD_CREATE, as when a bot joins a guild.
+   */
+  addGuild(input: { name?: string; shard?: [number, number] } = {}): GuildSpec {
+    const id = input.shard === undefined ? snowflake() : snowflakeOnShard(input.shard[0], input.shard[1]);
+    const guild: GuildSpec = {
+      id,
+      name: input.name ?? `Fake Guild ${this.guilds.length + 1}`,
+      channels: [
+        { id: snowflake(), name: 'outfits' },
+        { id: snowflake(), name: 'general' },
+      ],
+      roles: [{ id, name: '@everyone', permissions: '1024' }],
+    };
+    this.guilds.push(guild);
+    for (const s of this.#sessions) {
+      if (s.identified && this.#owns(s, guild.id)) this.#dispatch(s, 'GUILD_CREATE', this.#guildCreate(guild));
+    }
+    return guild;
+  }
+
+  /** The guild a channel belongs to (the first guild for an unknown channel, e.g. a DM). */
+  guildOfChannel(channelId: string): GuildSpec {
+    return this.guilds.find((g) => g.channels.some((c) => c.id === channelId)) ?? this.guild;
+  }
+
+  /** True when the session's shard receives the guild's events (`(guild_id >> 22) % count`). */
+  #owns(session: Session, guildId: string): boolean {
+    const [id, count] = session.shard;
+    return shardOf(guildId, count) === id;
   }
 
   /** Serves bytes at a loopback URL (the stand-in for cdn.discordapp.com). */
@@ -297,8 +366,8 @@ export class FakeDiscord {
         200,
         {
           url: this.gatewayUrl,
-          shards: 1,
-          session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+          shards: this.#recommendedShards,
+          session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: this.#maxConcurrency },
         },
       ];
     }
@@ -338,7 +407,7 @@ export class FakeDiscord {
       id: snowflake(),
       type: 0,
       channel_id: channelId,
-      guild_id: this.guild.id,
+      guild_id: this.guildOfChannel(channelId).id,
       author: this.botUser,
       content: typeof j.content === 'string' ? j.content : '',
       timestamp: new Date().toISOString(),
@@ -405,7 +474,7 @@ export class FakeDiscord {
   // ── Gateway ────────────────────────────────────────────────────────────
 
   #onGateway(ws: WebSocket, _req: IncomingMessage): void {
-    const session: Session = { ws, sessionId: '', seq: 0, intents: 0, identified: false };
+    const session: Session = { ws, sessionId: '', seq: 0, intents: 0, identified: false, shard: [0, 1] };
     this.#sessions.add(session);
     ws.on('close', () => {
       this.#sessions.delete(session);
@@ -420,7 +489,7 @@ export class FakeDiscord {
         ws.close(4002, 'Decode error');
         return;
       }
-      this.gatewayLog.push({ dir: 'in', op: msg.op });
+      this.gatewayLog.push({ dir: 'in', op: msg.op, ...(session.identified ? { shard: session.shard } : {}) });
       this.#onOp(session, msg);
       this.#wake();
     });
@@ -428,7 +497,12 @@ export class FakeDiscord {
   }
 
   #send(session: Session, payload: { op: number; d: unknown; s: number | null; t: string | null }): void {
-    this.gatewayLog.push({ dir: 'out', op: payload.op, t: payload.t });
+    this.gatewayLog.push({
+      dir: 'out',
+      op: payload.op,
+      t: payload.t,
+      ...(session.identified ? { shard: session.shard } : {}),
+    });
     if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(payload));
   }
 
@@ -446,7 +520,7 @@ export class FakeDiscord {
         return;
       case 2: {
         // IDENTIFY
-        const d = msg.d as { token: string; intents: number };
+        const d = msg.d as { token: string; intents: number; shard?: [number, number] };
         if (d.token !== this.token) {
           session.ws.close(4004, 'Authentication failed');
           return;
@@ -455,22 +529,36 @@ export class FakeDiscord {
           session.ws.close(4014, 'Disallowed intent(s).');
           return;
         }
+        const [shardId, shardCount] = d.shard ?? [0, 1];
+        if (!Number.isInteger(shardCount) || shardCount < 1 || !Number.isInteger(shardId) || shardId < 0) {
+          session.ws.close(4010, 'Invalid shard.');
+          return;
+        }
+        if (shardId >= shardCount) {
+          session.ws.close(4010, 'Invalid shard.');
+          return;
+        }
         this.identifyCount += 1;
         session.identified = true;
         session.intents = d.intents;
+        session.shard = [shardId, shardCount];
         this.lastIntents = d.intents;
         session.sessionId = `session-${snowflake()}`;
-        this.#resumable.set(session.sessionId, { seq: 0, intents: d.intents });
+        this.identifies.push({ sessionId: session.sessionId, shard: session.shard, intents: d.intents });
+        this.#resumable.set(session.sessionId, { seq: 0, intents: d.intents, shard: session.shard });
+        // Like Discord: READY and GUILD_CREATE carry only the guilds routed to this shard.
+        const owned = this.guilds.filter((g) => this.#owns(session, g.id));
         this.#dispatch(session, 'READY', {
           v: 10,
           user: this.botUser,
-          guilds: [{ id: this.guild.id, unavailable: true }],
+          guilds: owned.map((g) => ({ id: g.id, unavailable: true })),
           session_id: session.sessionId,
           resume_gateway_url: this.gatewayUrl,
           application: { id: this.appId, flags: 0 },
           private_channels: [],
+          shard: session.shard,
         });
-        this.#dispatch(session, 'GUILD_CREATE', this.#guildCreate());
+        for (const g of owned) this.#dispatch(session, 'GUILD_CREATE', this.#guildCreate(g));
         return;
       }
       case 6: {
@@ -486,6 +574,7 @@ export class FakeDiscord {
         session.sessionId = d.session_id;
         session.seq = saved.seq;
         session.intents = saved.intents;
+        session.shard = saved.shard;
         this.#dispatch(session, 'RESUMED', {});
         return;
       }
@@ -494,15 +583,15 @@ export class FakeDiscord {
     }
   }
 
-  #guildCreate(): Record<string, unknown> {
+  #guildCreate(guild: GuildSpec = this.guild): Record<string, unknown> {
     return {
-      id: this.guild.id,
-      name: this.guild.name,
+      id: guild.id,
+      name: guild.name,
       owner_id: snowflake(),
       unavailable: false,
       member_count: 3,
       joined_at: new Date().toISOString(),
-      roles: this.guild.roles.map((r, i) => ({
+      roles: guild.roles.map((r, i) => ({
         id: r.id,
         name: r.name,
         permissions: r.permissions,
@@ -514,12 +603,12 @@ export class FakeDiscord {
         flags: 0,
       })),
       // The channel `type` is required: without it MESSAGE_CREATE is dropped silently.
-      channels: this.guild.channels.map((c, i) => ({
+      channels: guild.channels.map((c, i) => ({
         id: c.id,
         type: 0,
         name: c.name,
         position: i,
-        guild_id: this.guild.id,
+        guild_id: guild.id,
         permission_overwrites: [],
       })),
       members: [],
@@ -568,8 +657,13 @@ export class FakeDiscord {
     }
   }
 
-  #broadcast(t: string, d: unknown): void {
-    for (const s of this.#sessions) if (s.identified) this.#dispatch(s, t, d);
+  /** Dispatches to the identified sessions whose shard owns the guild (every session for no guild: DMs go to shard 0). */
+  #broadcast(t: string, d: { guild_id?: string }): void {
+    for (const s of this.#sessions) {
+      if (s.identified && (d.guild_id === undefined ? s.shard[0] === 0 : this.#owns(s, d.guild_id))) {
+        this.#dispatch(s, t, d);
+      }
+    }
   }
 
   #user(id: string, username: string) {
@@ -601,7 +695,7 @@ export class FakeDiscord {
     attachments?: FakeAttachment[];
     mentionBot?: boolean;
     author?: { id: string; username: string; bot?: boolean };
-  }): Record<string, unknown> & { id: string; sentAt: number } {
+  }): Record<string, unknown> & { id: string; sentAt: number; deliveredTo: [number, number][] } {
     const author = input.author ?? { id: snowflake(), username: 'shopper' };
     const mention = input.mentionBot === true;
     const content = `${mention ? `<@${this.botUser.id}> ` : ''}${input.content ?? ''}`.trim();
@@ -609,7 +703,7 @@ export class FakeDiscord {
       id: snowflake(),
       type: 0,
       channel_id: input.channelId,
-      guild_id: this.guild.id,
+      guild_id: this.guildOfChannel(input.channelId).id,
       author: { ...this.#user(author.id, author.username), bot: author.bot === true },
       member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
       content,
@@ -625,18 +719,23 @@ export class FakeDiscord {
       flags: 0,
     };
     const sentAt = performance.now();
-    this.#broadcastMessage(d, mention);
-    return { ...d, sentAt };
+    const deliveredTo = this.#broadcastMessage(d, mention);
+    return { ...d, sentAt, deliveredTo };
   }
 
-  /** Dispatch with per-session intent enforcement (used by sendMessage). */
-  #broadcastMessage(d: Record<string, unknown>, mention: boolean): void {
+  /** Dispatch with per-session intent enforcement (used by sendMessage). Returns the shards it went to. */
+  #broadcastMessage(d: Record<string, unknown>, mention: boolean): [number, number][] {
+    const deliveredTo: [number, number][] = [];
     for (const s of this.#sessions) {
       if (!s.identified || (s.intents & INTENT_GUILD_MESSAGES) === 0) continue;
+      // Only the socket of the guild's shard gets the message.
+      if (!this.#owns(s, String(d.guild_id))) continue;
       const visible =
         (s.intents & INTENT_MESSAGE_CONTENT) !== 0 || mention ? d : { ...d, content: '', attachments: [], embeds: [] };
       this.#dispatch(s, 'MESSAGE_CREATE', visible);
+      deliveredTo.push(s.shard);
     }
+    return deliveredTo;
   }
 
   /**
@@ -660,6 +759,7 @@ export class FakeDiscord {
     const token = `itoken-${id}`;
     const user = this.#user(input.user?.id ?? snowflake(), input.user?.username ?? 'shopper');
     const channelId = input.channelId ?? this.watchedChannelId;
+    const guildId = this.guildOfChannel(channelId).id;
     const resolvedAttachments: Record<string, unknown> = {};
     const options = (input.options ?? []).map((o) => ({ ...o }));
     for (const [optName, att] of Object.entries(input.attachments ?? {})) {
@@ -672,7 +772,7 @@ export class FakeDiscord {
       id: snowflake(),
       name: input.name,
       type: commandType,
-      guild_id: this.guild.id,
+      guild_id: guildId,
     };
     if (commandType === 1) data.options = options;
     const resolved: Record<string, unknown> = {};
@@ -689,9 +789,9 @@ export class FakeDiscord {
       type: input.kind === 'autocomplete' ? 4 : 2,
       token,
       version: 1,
-      guild_id: this.guild.id,
+      guild_id: guildId,
       channel_id: channelId,
-      channel: { id: channelId, type: 0, guild_id: this.guild.id, name: 'channel' },
+      channel: { id: channelId, type: 0, guild_id: guildId, name: 'channel' },
       member: {
         user,
         roles: input.roles ?? [],
@@ -707,7 +807,7 @@ export class FakeDiscord {
       app_permissions: '2248473465835073',
       // Required, or discord.js throws inside its dispatch handler and the interaction is lost.
       entitlements: [],
-      authorizing_integration_owners: { '0': this.guild.id },
+      authorizing_integration_owners: { '0': guildId },
       context: 0,
       attachment_size_limit: 10 * 1024 * 1024,
     };
@@ -732,6 +832,7 @@ export class FakeDiscord {
     const token = `itoken-${id}`;
     const user = this.#user(input.user?.id ?? snowflake(), input.user?.username ?? 'shopper');
     const channelId = input.channelId ?? this.watchedChannelId;
+    const guildId = this.guildOfChannel(channelId).id;
     const m = input.message ?? {};
     const message = {
       ...this.#messageObject(channelId, { content: m.content ?? '', flags: m.flags ?? 64 }, []),
@@ -744,9 +845,9 @@ export class FakeDiscord {
       type: 3,
       token,
       version: 1,
-      guild_id: this.guild.id,
+      guild_id: guildId,
       channel_id: channelId,
-      channel: { id: channelId, type: 0, guild_id: this.guild.id, name: 'channel' },
+      channel: { id: channelId, type: 0, guild_id: guildId, name: 'channel' },
       member: {
         user,
         roles: input.roles ?? [],
@@ -762,7 +863,7 @@ export class FakeDiscord {
       guild_locale: 'en-US',
       app_permissions: '2248473465835073',
       entitlements: [],
-      authorizing_integration_owners: { '0': this.guild.id },
+      authorizing_integration_owners: { '0': guildId },
       context: 0,
       attachment_size_limit: 10 * 1024 * 1024,
     };

@@ -17,8 +17,10 @@ import {
   onReindexButton,
   onReindexCommand,
   onSimilarCommand,
+  parseReindexButtonValue,
   REINDEX_ACTIONS,
   REINDEX_NOT_YOURS_TEXT,
+  reindexButtonValue,
   renderMassRemoval,
   renderProgress,
   renderSummary,
@@ -556,10 +558,16 @@ describe('onReindexCommand (/reindex)', () => {
 
 describe('/reindex refused for mass removal, and its buttons (block_actions)', () => {
   const command = (user: string) => ({ channel_id: 'CADMIN', user_id: user, team_id: 'T1', text: '' });
-  const press = (user: string, action: 'confirm' | 'cancel', asker = 'UADMIN') => ({
+  const press = (
+    user: string,
+    action: 'confirm' | 'cancel',
+    asker = 'UADMIN',
+    maxRemovals: number | undefined = 40,
+  ) => ({
     action,
     user,
     asker,
+    maxRemovals,
     channel: 'CADMIN',
     ts: '1001.000',
   });
@@ -581,8 +589,8 @@ describe('/reindex refused for mass removal, and its buttons (block_actions)', (
     assert.deepEqual(
       actions?.elements?.map((e) => [e.action_id, e.value, e.style]),
       [
-        [REINDEX_ACTIONS.confirm, 'UADMIN', 'danger'],
-        [REINDEX_ACTIONS.cancel, 'UADMIN', undefined],
+        [REINDEX_ACTIONS.confirm, 'UADMIN:40', 'danger'],
+        [REINDEX_ACTIONS.cancel, 'UADMIN:40', undefined],
       ],
     );
     assert.deepEqual(service.reindexOptions, [{ allowRemovals: false }]);
@@ -600,15 +608,50 @@ describe('/reindex refused for mass removal, and its buttons (block_actions)', (
     assert.equal(replies.at(-1), `:warning: ${refusal.userMessage}\n${CONFIRM_NEEDS_CHANNEL}`);
   });
 
-  test('GIVEN the asker presses Remove THEN the buttons go and the reindex runs with allowRemovals to the summary', async () => {
+  test('GIVEN the asker presses Remove THEN the buttons go and the reindex runs with allowRemovals and the count to the summary', async () => {
     const { deps, calls, service } = build();
     const replies: string[] = [];
     await onReindexButton({ press: press('UADMIN', 'confirm'), respond: async (t) => void replies.push(t) }, deps);
     const updates = calls.filter((c) => c.method === 'chat.update');
     assert.deepEqual(updates[0]?.args.blocks, []);
     assert.equal(updates.at(-1)?.args.text, renderSummary(SUMMARY));
-    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true }]);
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true, maxRemovals: 40 }]);
     assert.deepEqual(replies, []);
+  });
+
+  test('GIVEN more files gone since the refusal THEN the press is refused again with buttons carrying the new count', async () => {
+    const refusal = massRemovalRefusal(45, 50);
+    const { deps, calls, service } = build(fakeService({ reindex: async () => Promise.reject(refusal) }));
+    await onReindexButton({ press: press('UADMIN', 'confirm'), respond: async () => {} }, deps);
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: true, maxRemovals: 40 }]);
+    assert.deepEqual(calls.filter((c) => c.method === 'chat.update').at(-1)?.args, {
+      channel: 'CADMIN',
+      ts: '1001.000',
+      ...renderMassRemoval(refusal.userMessage, 'UADMIN', { wouldRemove: 45 }),
+    });
+    type Blocks = { type: string; elements?: { value: string }[] }[];
+    const blocks = calls.filter((c) => c.method === 'chat.update').at(-1)?.args.blocks as Blocks;
+    assert.deepEqual(
+      blocks.find((b) => b.type === 'actions')?.elements?.map((e) => e.value),
+      ['UADMIN:45', 'UADMIN:45'],
+    );
+  });
+
+  test('GIVEN a Remove button from before the count was in its value THEN the press runs a plain reindex', async () => {
+    const { deps, service } = build();
+    await onReindexButton(
+      { press: { ...press('UADMIN', 'confirm'), maxRemovals: undefined }, respond: async () => {} },
+      deps,
+    );
+    assert.deepEqual(service.reindexOptions, [{ allowRemovals: false }]);
+  });
+
+  test('GIVEN button values THEN parseReindexButtonValue reads the asker and the count', () => {
+    assert.equal(reindexButtonValue('U1', 8), 'U1:8');
+    assert.deepEqual(parseReindexButtonValue('U1:8'), { asker: 'U1', maxRemovals: 8 });
+    assert.deepEqual(parseReindexButtonValue('U1'), { asker: 'U1', maxRemovals: undefined });
+    assert.deepEqual(parseReindexButtonValue('U1:-1'), { asker: '', maxRemovals: undefined });
+    assert.deepEqual(parseReindexButtonValue(undefined), { asker: '', maxRemovals: undefined });
   });
 
   test('GIVEN another admin presses, or the asker is no longer an admin THEN a private refusal and no reindex', async () => {

@@ -4,14 +4,16 @@
  * message becomes the catalog's sentence with a danger "Remove N items and reindex" and a "Cancel"
  * button (block_actions); a press by anyone but the asking admin is refused privately and runs
  * nothing; the asker must still be an admin; Cancel changes nothing; the asker's confirm runs the
- * reindex with allowRemovals in the same message.
+ * reindex with allowRemovals and at most the count shown (the count is in the button's value): one
+ * more file gone since the refusal is refused again, with new buttons and the new count; pressing
+ * those runs the reindex in the same message.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { USER_MESSAGES } from '@lookalike/core';
-import { REINDEX_ACTIONS, REINDEX_NOT_YOURS_TEXT } from '@lookalike/slack';
+import { REINDEX_ACTIONS, REINDEX_NOT_YOURS_TEXT, reindexButtonValue } from '@lookalike/slack';
 import type { RecordedCall } from '../fakes/slack.js';
 import { TEST_TMP_DIR } from '../helpers/models.js';
 import { createTestStack, type TestStack } from '../helpers/stack.js';
@@ -20,6 +22,8 @@ import { type SlackHarness, startSlackHarness } from './harness.js';
 const T = { timeout: 180_000 };
 const CHANNEL = 'C0CONFIRM';
 const COUNT = 8;
+/** Files moved away before the first /reindex: more than half, so it is refused. */
+const GONE = 5;
 /** A workspace owner (users.info) asks; a listed admin (SLACK_ADMIN_USER_IDS) tries to press. */
 const ASKER = 'UOWNER';
 const OTHER_ADMIN = 'UADMIN';
@@ -35,9 +39,10 @@ before(async () => {
     fake: { users: { [ASKER]: { is_owner: true } } },
     bot: { adminUserIds: [OTHER_ADMIN], progressIntervalMs: 0 },
   });
-  // The folder looks empty (an unmounted share): the next reindex would remove every item.
+  // Most files are gone (a half-synced share): the next reindex would remove GONE items.
   await mkdir(aside, { recursive: true });
-  for (const f of await readdir(stack.imagesDir)) await rename(join(stack.imagesDir, f), join(aside, f));
+  const files = (await readdir(stack.imagesDir)).sort();
+  for (const f of files.slice(0, GONE)) await rename(join(stack.imagesDir, f), join(aside, f));
 }, T);
 
 after(async () => {
@@ -76,7 +81,12 @@ async function askToReindex(): Promise<{ ts: string; blocks: ButtonBlock[] }> {
 }
 
 /** Presses a button on the message `ts` as `user`; resolves with the index of the first call after the press. */
-async function press(user: string, ts: string, action: 'confirm' | 'cancel', value = ASKER): Promise<number> {
+async function press(
+  user: string,
+  ts: string,
+  action: 'confirm' | 'cancel',
+  value = `${ASKER}:${GONE}`,
+): Promise<number> {
   const from = h.fake.calls.length;
   const payload = h.signer.blockActionsPayload({
     user,
@@ -101,19 +111,19 @@ const privateAnswer = (from: number) =>
 let message: { ts: string; blocks: ButtonBlock[] };
 
 test(
-  'GIVEN an empty catalog folder THEN /reindex turns its message into the refusal with Remove and Cancel buttons',
+  'GIVEN most files gone THEN /reindex turns its message into the refusal with Remove and Cancel buttons carrying the count',
   T,
   async () => {
     message = await askToReindex();
     const text = JSON.stringify(message.blocks);
-    assert.match(text, new RegExp(`would remove ${COUNT} of the ${COUNT} items`));
+    assert.match(text, new RegExp(`would remove ${GONE} of the ${COUNT} items`));
     const actions = message.blocks.find((b) => b.type === 'actions');
     assert.ok(actions?.elements, 'an actions block');
     assert.deepEqual(
       actions.elements.map((e) => [e.type, e.action_id, e.style, e.text.text, e.value]),
       [
-        ['button', REINDEX_ACTIONS.confirm, 'danger', `Remove ${COUNT} items and reindex`, ASKER],
-        ['button', REINDEX_ACTIONS.cancel, undefined, 'Cancel', ASKER],
+        ['button', REINDEX_ACTIONS.confirm, 'danger', `Remove ${GONE} items and reindex`, `${ASKER}:${GONE}`],
+        ['button', REINDEX_ACTIONS.cancel, undefined, 'Cancel', `${ASKER}:${GONE}`],
       ],
     );
     assert.equal(stack.service.status().catalogSize, COUNT, 'nothing was removed');
@@ -164,11 +174,45 @@ test('GIVEN the asker presses Cancel THEN the message says nothing changed and t
 });
 
 test(
-  'GIVEN the asker presses Remove THEN the reindex runs with removals and the same message ends with the summary',
+  'GIVEN one more file gone since the refusal THEN the press is refused again with the new count and new buttons, and nothing is removed',
   T,
   async () => {
     message = await askToReindex();
-    const from = await press(ASKER, message.ts, 'confirm');
+    const files = (await readdir(stack.imagesDir)).sort();
+    await rename(join(stack.imagesDir, files[0]!), join(aside, files[0]!));
+    const from = await press(ASKER, message.ts, 'confirm', reindexButtonValue(ASKER, GONE));
+    const again = await h.fake.waitFor(
+      since(
+        from,
+        (c) =>
+          c.method === 'chat.update' &&
+          c.args.ts === message.ts &&
+          Array.isArray(c.args.blocks) &&
+          c.args.blocks.length > 0,
+      ),
+      60_000,
+    );
+    const text = JSON.stringify(again.args.blocks);
+    assert.match(text, new RegExp(`would remove ${GONE + 1} of the ${COUNT} items`));
+    assert.match(text, new RegExp(`since the removal of ${GONE} items was confirmed`));
+    const actions = (again.args.blocks as ButtonBlock[]).find((b) => b.type === 'actions');
+    assert.deepEqual(
+      actions?.elements?.map((e) => [e.action_id, e.text.text, e.value]),
+      [
+        [REINDEX_ACTIONS.confirm, `Remove ${GONE + 1} items and reindex`, `${ASKER}:${GONE + 1}`],
+        [REINDEX_ACTIONS.cancel, 'Cancel', `${ASKER}:${GONE + 1}`],
+      ],
+    );
+    assert.equal(removedAny(), false, 'nothing was removed');
+    assert.equal(stack.catalog.items().length, COUNT);
+  },
+);
+
+test(
+  'GIVEN the asker presses the new Remove THEN the reindex runs with removals and the same message ends with the summary',
+  T,
+  async () => {
+    const from = await press(ASKER, message.ts, 'confirm', reindexButtonValue(ASKER, GONE + 1));
     const first = await h.fake.waitFor(
       since(from, (c) => c.method === 'chat.update' && c.args.ts === message.ts),
       60_000,
@@ -182,7 +226,7 @@ test(
       ),
       120_000,
     );
-    assert.match(String(done.args.text), new RegExp(`\\b${COUNT} removed\\b`));
-    assert.equal(stack.service.status().catalogSize, 0);
+    assert.match(String(done.args.text), new RegExp(`\\b${GONE + 1} removed\\b`));
+    assert.equal(stack.service.status().catalogSize, COUNT - GONE - 1);
   },
 );

@@ -267,6 +267,12 @@ class SqliteCatalog implements Catalog {
         new LookalikeError('REINDEX_IN_PROGRESS', 'A reindex is already running', { details: { progress } }),
       );
     }
+    const { maxRemovals } = options;
+    if (maxRemovals !== undefined && !(Number.isSafeInteger(maxRemovals) && maxRemovals >= 0)) {
+      return Promise.reject(
+        new LookalikeError('BAD_REQUEST', `maxRemovals must be a non-negative integer, got ${String(maxRemovals)}`),
+      );
+    }
     const log = this.#logger.child({ op: 'reindex' });
     const tracker = new ProgressTracker({
       startedAt: Date.now(),
@@ -284,7 +290,7 @@ class SqliteCatalog implements Catalog {
     this.#tracker = tracker;
     // Started on the next microtask, so #running is set before any progress callback runs.
     const run = Promise.resolve()
-      .then(() => this.#run(tracker, log, options.allowRemovals === true))
+      .then(() => this.#run(tracker, log, options.allowRemovals === true, maxRemovals))
       .finally(() => {
         this.#running = undefined;
         this.#tracker = undefined;
@@ -294,7 +300,12 @@ class SqliteCatalog implements Catalog {
     return run;
   }
 
-  async #run(tracker: ProgressTracker, log: Logger, allowRemovals: boolean): Promise<CatalogReindexSummary> {
+  async #run(
+    tracker: ProgressTracker,
+    log: Logger,
+    allowRemovals: boolean,
+    maxRemovals: number | undefined,
+  ): Promise<CatalogReindexSummary> {
     const imagesDir = this.#imagesDir;
     if (imagesDir === undefined) {
       throw new LookalikeError('CATALOG_NOT_FOUND', 'No images folder is configured for this catalog', {
@@ -332,6 +343,7 @@ class SqliteCatalog implements Catalog {
       logger: log,
       closing: () => this.#closing,
       allowRemovals,
+      maxRemovals,
     });
     if (m !== undefined) this.#swap(m, log);
     return summary;

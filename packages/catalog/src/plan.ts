@@ -140,13 +140,16 @@ export function removalCount(scan: Pick<ScanResult, 'files'>, items: readonly Pi
 /**
  * The mass-removal guard: a run that would remove more than half of a non-empty catalog (a
  * missing, empty or unmounted folder included) is refused before it changes anything.
- * @returns REINDEX_MASS_REMOVAL with `details.wouldRemove`, `details.total` and `details.imagesDir`, or undefined
+ * `confirmed` is the count an admin confirmed (`maxRemovals`) when the run removes more than that.
+ * @returns REINDEX_MASS_REMOVAL with `details.wouldRemove`, `details.total`, `details.imagesDir`,
+ *   `details.folderMissing` (and `details.confirmed` when given), or undefined
  */
 export function massRemovalError(
   wouldRemove: number,
   total: number,
   imagesDir: string,
   folderMissing = false,
+  confirmed?: number,
 ): LookalikeError | undefined {
   if (total === 0 || wouldRemove * 2 <= total) return undefined;
   const fmt = (n: number) => n.toLocaleString('en-US');
@@ -155,12 +158,20 @@ export function massRemovalError(
     : wouldRemove === total
       ? `the folder ${imagesDir} looks empty (is it mounted?)`
       : `most files in ${imagesDir} are gone`;
+  const why =
+    confirmed === undefined
+      ? 'refused without allowRemovals'
+      : `refused: only ${confirmed} ${confirmed === 1 ? 'removal was' : 'removals were'} confirmed (maxRemovals)`;
+  const since =
+    confirmed === undefined
+      ? ''
+      : ` More files are gone since the removal of ${fmt(confirmed)} ${confirmed === 1 ? 'item' : 'items'} was confirmed.`;
   return new LookalikeError(
     'REINDEX_MASS_REMOVAL',
-    `Reindex would remove ${wouldRemove} of ${total} items (${where}); refused without allowRemovals`,
+    `Reindex would remove ${wouldRemove} of ${total} items (${where}); ${why}`,
     {
-      details: { wouldRemove, total, imagesDir, folderMissing },
-      userMessage: `This reindex would remove ${fmt(wouldRemove)} of the ${fmt(total)} items in the catalog: ${where}. Nothing was changed. Check the folder, then confirm the removal to go ahead.`,
+      details: { wouldRemove, total, imagesDir, folderMissing, ...(confirmed === undefined ? {} : { confirmed }) },
+      userMessage: `This reindex would remove ${fmt(wouldRemove)} of the ${fmt(total)} items in the catalog: ${where}.${since} Nothing was changed. Check the folder, then confirm the removal to go ahead.`,
     },
   );
 }

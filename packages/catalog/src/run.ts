@@ -40,6 +40,23 @@ export interface RunContext {
   closing: () => boolean;
   /** Go ahead even when more than half of the catalog would be removed (see massRemovalError). */
   allowRemovals: boolean;
+  /** With allowRemovals: refuse again when the run would remove more than this (core's ReindexRunOptions). */
+  maxRemovals?: number | undefined;
+}
+
+/**
+ * The guard before anything is written: a mass removal needs allowRemovals, and with maxRemovals
+ * at most that many items (more files gone since the confirmation are refused again).
+ */
+function removalGuard(
+  ctx: RunContext,
+  wouldRemove: number,
+  total: number,
+  folderMissing: boolean,
+): LookalikeError | undefined {
+  const { allowRemovals, maxRemovals } = ctx;
+  if (allowRemovals && (maxRemovals === undefined || wouldRemove <= maxRemovals)) return undefined;
+  return massRemovalError(wouldRemove, total, ctx.imagesDir, folderMissing, allowRemovals ? maxRemovals : undefined);
 }
 
 function closedError(): LookalikeError {
@@ -59,9 +76,10 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
     scan = await scanImages(ctx.imagesDir);
   } catch (err) {
     // A missing folder with items stored is a mass removal (an unmounted share), not just "not found".
-    if (baseline.count() === 0 || !ctx.allowRemovals) {
-      const guard = massRemovalError(baseline.count(), baseline.count(), ctx.imagesDir, true);
-      if (guard !== undefined) throw guard;
+    const count = baseline.count();
+    const guard = removalGuard(ctx, count, count, true);
+    if (guard !== undefined) throw guard;
+    if (count === 0 || !ctx.allowRemovals) {
       throw new LookalikeError('CATALOG_NOT_FOUND', `Cannot read the images folder ${ctx.imagesDir}`, {
         cause: err,
         details: { imagesDir: ctx.imagesDir },
@@ -71,10 +89,10 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
     folderMissing = true;
     scan = { files: [], collisions: [], unreadable: [] };
   }
-  // Before anything is written: a run that would empty most of the catalog needs allowRemovals.
-  if (!ctx.allowRemovals) {
-    const total = baseline.count();
-    const guard = massRemovalError(removalCount(scan, baseline.rows()), total, ctx.imagesDir, folderMissing);
+  // Before anything is written: a run that would empty most of the catalog needs allowRemovals
+  // (and, with maxRemovals, no more removals than were confirmed).
+  if (!ctx.allowRemovals || ctx.maxRemovals !== undefined) {
+    const guard = removalGuard(ctx, removalCount(scan, baseline.rows()), baseline.count(), folderMissing);
     if (guard !== undefined) throw guard;
   }
   const labels: Labels | undefined = ctx.labelsPath === undefined ? undefined : await readLabels(ctx.labelsPath);

@@ -15,6 +15,8 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   '.avif',
   '.heic',
   '.heif',
+  '.tif',
+  '.tiff',
 ];
 
 export interface ScannedFile {

@@ -54,6 +54,12 @@ export interface RunReindexOptions {
   onProgress?: ((progress: ReindexProgress) => void) | undefined;
   /** The admin confirmed: go ahead even if most of the catalog would be removed. @defaultValue false */
   allowRemovals?: boolean | undefined;
+  /**
+   * With `allowRemovals`: the count the admin confirmed (the refusal's `wouldRemove`). A run that
+   * would now remove more is refused again (a new needs-confirmation outcome with the new count).
+   * @defaultValue no cap
+   */
+  maxRemovals?: number | undefined;
 }
 
 export type ReindexOutcome =
@@ -89,7 +95,10 @@ export async function runReindex(options: RunReindexOptions): Promise<ReindexOut
         onProgress?.(p);
         throttle?.push(texts.progress(p));
       },
-      { allowRemovals: options.allowRemovals === true },
+      {
+        allowRemovals: options.allowRemovals === true,
+        ...(options.maxRemovals === undefined ? {} : { maxRemovals: options.maxRemovals }),
+      },
     );
     log.info({ summary: { ...summary, failedFiles: undefined } }, 'reindex finished');
     outcome = { kind: 'done', summary, text: texts.summary(summary) };
@@ -102,7 +111,13 @@ export async function runReindex(options: RunReindexOptions): Promise<ReindexOut
     } else if (error.code === 'REINDEX_MASS_REMOVAL') {
       const removal = massRemovalOf(error);
       log.warn(
-        { code: error.code, wouldRemove: removal.wouldRemove, total: removal.total, imagesDir: removal.imagesDir },
+        {
+          code: error.code,
+          wouldRemove: removal.wouldRemove,
+          total: removal.total,
+          imagesDir: removal.imagesDir,
+          confirmed: options.maxRemovals ?? null,
+        },
         'reindex refused: it would remove most of the catalog; asking for confirmation',
       );
       const text = texts.needsConfirmation?.(error, removal) ?? error.userMessage;

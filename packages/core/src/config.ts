@@ -79,6 +79,17 @@ export const configSchema = z.object({
   SLACK_APP_TOKEN: optionalString,
   SLACK_ADMIN_USER_IDS: list,
   SLACK_API_URL: url,
+  DISCORD_SHARD_COUNT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[1-9][0-9]{0,3}$/, 'a whole number from 1 to 4096')
+      .transform(Number)
+      .refine((n) => n <= 4096, 'at most 4096')
+      .optional(),
+  ),
+  DISCORD_SHARD_IDS: list,
+  DATABASE_URL: optionalString,
+  REDIS_URL: optionalString,
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -121,6 +132,11 @@ export interface Config {
      */
     allowPrivate: boolean;
   };
+  /**
+   * The scale-out engines: PostgreSQL for the shared catalog (`DATABASE_URL`), Redis for the
+   * job queue and the state replicas share (`REDIS_URL`). Undefined: the embedded default.
+   */
+  scale: { databaseUrl: string | undefined; redisUrl: string | undefined };
   logLevel: RawConfig['LOG_LEVEL'];
   http: {
     host: string;
@@ -137,6 +153,11 @@ export interface Config {
         adminRoleIds: string[];
         apiBase: string | undefined;
         attachImages: boolean;
+        /**
+         * The gateway shards this process owns: `ids` of `count` (discord.js `shards`/`shardCount`).
+         * Undefined: one process owns every shard (discord.js decides the count).
+         */
+        shards: { count: number; ids: number[] } | undefined;
       }
     | undefined;
   slack:
@@ -176,6 +197,22 @@ export function parseConfig(
   if (c.SLACK_BOT_TOKEN !== undefined && c.SLACK_SIGNING_SECRET === undefined && c.SLACK_APP_TOKEN === undefined) {
     problems.push('SLACK_SIGNING_SECRET: required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   }
+  const shardIds = c.DISCORD_SHARD_IDS.map((id) => Number(id));
+  if (shardIds.length > 0 && c.DISCORD_SHARD_COUNT === undefined) {
+    problems.push('DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT');
+  }
+  if (shardIds.some((id) => !Number.isInteger(id) || id < 0 || id >= (c.DISCORD_SHARD_COUNT ?? 1))) {
+    problems.push('DISCORD_SHARD_IDS: every id must be a whole number below DISCORD_SHARD_COUNT');
+  }
+  for (const [name, value, schemes] of [
+    ['DATABASE_URL', c.DATABASE_URL, ['postgres:', 'postgresql:']],
+    ['REDIS_URL', c.REDIS_URL, ['redis:', 'rediss:']],
+  ] as const) {
+    if (value !== undefined && !URL.canParse(value)) problems.push(`${name}: not a URL`);
+    else if (value !== undefined && !(schemes as readonly string[]).includes(new URL(value).protocol)) {
+      problems.push(`${name}: must start with ${schemes.map((s) => `${s}//`).join(' or ')}`);
+    }
+  }
   if (problems.length > 0) {
     const variables = problems.map((p) => p.split(':')[0] ?? p);
     throw new LookalikeError('CONFIG_INVALID', `Invalid configuration: ${variables.join(', ')}`, {
@@ -212,6 +249,7 @@ export function parseConfig(
       allowedHosts: c.ATTACHMENT_HOSTS,
       allowPrivate: c.LOOKALIKE_FETCH_ALLOW_PRIVATE,
     },
+    scale: { databaseUrl: c.DATABASE_URL, redisUrl: c.REDIS_URL },
     logLevel: c.LOG_LEVEL,
     http: { host: c.HOST, port: c.PORT, localPage: c.LOCAL_PAGE, publicHosts: c.LOOKALIKE_PUBLIC_HOSTS },
     discord:
@@ -224,6 +262,16 @@ export function parseConfig(
             adminRoleIds: c.DISCORD_ADMIN_ROLE_IDS,
             apiBase: c.DISCORD_API_BASE,
             attachImages: c.DISCORD_ATTACH_IMAGES,
+            shards:
+              c.DISCORD_SHARD_COUNT === undefined
+                ? undefined
+                : {
+                    count: c.DISCORD_SHARD_COUNT,
+                    ids:
+                      shardIds.length > 0
+                        ? [...new Set(shardIds)].sort((a, b) => a - b)
+                        : allShards(c.DISCORD_SHARD_COUNT),
+                  },
           },
     slack:
       c.SLACK_BOT_TOKEN === undefined
@@ -248,6 +296,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, envFile = '.env'): C
   const path = resolve(envFile);
   if (existsSync(path)) process.loadEnvFile(path);
   return parseConfig(process.env, overrides);
+}
+
+function allShards(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -141,6 +141,15 @@ export interface ReindexRunOptions {
    * anything, with `details.wouldRemove` and `details.total`. @defaultValue false
    */
   allowRemovals?: boolean;
+  /**
+   * With `allowRemovals`: the most items the confirmed run may remove (the `wouldRemove` the
+   * admin saw and confirmed). A run that would remove more than `maxRemovals` items, and more than
+   * half of the catalog, is refused again with REINDEX_MASS_REMOVAL, the new `details.wouldRemove`
+   * and `details.confirmed` = `maxRemovals`, before changing anything: files that vanished after
+   * the confirmation need their own. A non-negative integer (BAD_REQUEST otherwise); no effect
+   * without `allowRemovals`. @defaultValue no cap
+   */
+  maxRemovals?: number;
 }
 
 /**

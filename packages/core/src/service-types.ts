@@ -104,6 +104,8 @@ export interface SimilarityService {
    * Runs the catalog's incremental reindex (single flight).
    * @throws LookalikeError REINDEX_IN_PROGRESS with `details.progress`; REINDEX_MASS_REMOVAL
    *   (nothing changed) when it would remove more than half the catalog without `allowRemovals`
+   *   (or, with it, more than `maxRemovals` items); BAD_REQUEST for a `maxRemovals` that is not a
+   *   non-negative integer
    */
   reindex(onProgress?: (p: ReindexProgress) => void, options?: ReindexRunOptions): Promise<ReindexSummary>;
   status(): ServiceStatus;

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_PROGRESS_INTERVAL_MS } from '@lookalike/chat';
 import type { Logger, SimilarityService } from '@lookalike/core';
-import { silentLogger } from '@lookalike/core';
+import { LookalikeError, silentLogger } from '@lookalike/core';
 import { Client, type ClientOptions, Events, GatewayIntentBits } from 'discord.js';
 import { DISALLOWED_INTENTS, gatewayRefusal, loginError, MESSAGE_CONTENT_HINT, safeErr } from './errors.js';
 import { onInteractionCreate } from './listeners/interaction-create.js';
@@ -30,6 +30,12 @@ export interface DiscordBotOptions {
   clientOptions?: Partial<ClientOptions>;
   /** Minimum time between two /reindex progress edits. @defaultValue DEFAULT_PROGRESS_INTERVAL_MS (2 s) */
   progressIntervalMs?: number;
+  /**
+   * The gateway shards this process owns: `ids` of `count` in total (discord.js `shards` and
+   * `shardCount`). Every guild's events arrive on exactly one shard, `(guild_id >> 22) % count`,
+   * so replicas with disjoint ids answer each message once. @defaultValue every shard, one process
+   */
+  shards?: { count: number; ids: readonly number[] } | undefined;
 }
 
 export interface DiscordBot {
@@ -57,6 +63,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const agent = createDiscordRestAgent();
   const client = new Client({
     ...extra,
+    ...shardOptions(options.shards),
     intents: [...DISCORD_INTENTS],
     allowedMentions: { parse: [], repliedUser: false },
     // A photo deleted before its answer is ready still gets the answer (as a plain message).
@@ -144,6 +151,24 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   };
 }
 
+/** discord.js `shards`/`shardCount` for the owned shards; none (discord.js's default) when unset. */
+export function shardOptions(
+  shards: DiscordBotOptions['shards'],
+): Pick<ClientOptions, 'shards' | 'shardCount'> | Record<string, never> {
+  if (shards === undefined) return {};
+  const { count, ids } = shards;
+  if (!Number.isInteger(count) || count < 1) {
+    throw new LookalikeError('CONFIG_INVALID', `Discord shard count ${count} is not a whole number >= 1`);
+  }
+  if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || id < 0 || id >= count)) {
+    throw new LookalikeError(
+      'CONFIG_INVALID',
+      `Discord shard ids [${ids.join(',')}] must be whole numbers below ${count}`,
+    );
+  }
+  return { shards: [...new Set(ids)].sort((a, b) => a - b), shardCount: count };
+}
+
 /** Forwards discord.js diagnostics to the logger at their own levels. */
 function logClientEvents(client: Client, log: Logger, stopping: () => boolean, appId: string | undefined): void {
   client.on(Events.Debug, (m) => log.debug({ event: 'debug' }, m));
@@ -162,6 +187,15 @@ function logClientEvents(client: Client, log: Logger, stopping: () => boolean, a
     log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'discord REST rate limited'),
   );
   client.once(Events.ClientReady, (c) =>
-    log.info({ user: c.user.tag, appId: appId ?? c.application.id, guilds: c.guilds.cache.size }, 'ready'),
+    log.info(
+      {
+        user: c.user.tag,
+        appId: appId ?? c.application.id,
+        guilds: c.guilds.cache.size,
+        shards: [...c.ws.shards.keys()],
+        shardCount: c.options.shardCount,
+      },
+      'ready',
+    ),
   );
 }

@@ -25,22 +25,41 @@ export const COMMAND_NAMES = Object.freeze({
 /** What a /reindex confirmation button does. */
 export type ReindexButtonAction = 'confirm' | 'cancel';
 
-const REINDEX_BUTTON = /^reindex:(confirm|cancel):([^:\s]{1,80})$/;
+/** `reindex:<action>:<userId>[:<count>]`; at most 15 + 1 + 64 + 1 + 16 = 97 characters (Discord's limit is 100). */
+const REINDEX_BUTTON = /^reindex:(confirm|cancel):([^:\s]{1,64})(?::(\d{1,16}))?$/;
 
-/**
- * The custom_id of a /reindex confirmation button: the action and the id of the admin who asked,
- * so a press is understood after a restart and only that admin's press counts.
- * @example reindexButtonId('confirm', '123') === 'reindex:confirm:123'
- */
-export function reindexButtonId(action: ReindexButtonAction, userId: string): string {
-  return `reindex:${action}:${userId}`;
+/** What a /reindex button's custom_id says. */
+export interface ReindexButtonId {
+  action: ReindexButtonAction;
+  /** The admin who ran /reindex (the only one whose press counts). */
+  userId: string;
+  /**
+   * The removal count the refusal showed (`wouldRemove`): a confirm runs with it as `maxRemovals`.
+   * Undefined for an id without a count (buttons from before the count was added): such a
+   * confirm runs a plain reindex, which asks again with a counted button if it is still needed.
+   */
+  maxRemovals: number | undefined;
 }
 
-/** The action and asking admin of a /reindex button's custom_id, or undefined for other components. */
-export function parseReindexButtonId(customId: string): { action: ReindexButtonAction; userId: string } | undefined {
+/**
+ * The custom_id of a /reindex confirmation button: the action, the id of the admin who asked and
+ * the count the refusal showed, so a press is understood after a restart, only that admin's press
+ * counts, and a confirm removes no more than what was shown.
+ * @param userId a Discord user id (a snowflake; at most 64 characters, no `:`)
+ * @param maxRemovals the refusal's `wouldRemove` (a non-negative safe integer), or undefined for no count
+ * @example reindexButtonId('confirm', '123', 8) === 'reindex:confirm:123:8'
+ */
+export function reindexButtonId(action: ReindexButtonAction, userId: string, maxRemovals?: number): string {
+  return maxRemovals === undefined ? `reindex:${action}:${userId}` : `reindex:${action}:${userId}:${maxRemovals}`;
+}
+
+/** What a /reindex button's custom_id says, or undefined for other components (and malformed ids). */
+export function parseReindexButtonId(customId: string): ReindexButtonId | undefined {
   const m = REINDEX_BUTTON.exec(customId);
   if (m === null) return undefined;
-  return { action: m[1] as ReindexButtonAction, userId: m[2]! };
+  const maxRemovals = m[3] === undefined ? undefined : Number(m[3]);
+  if (maxRemovals !== undefined && !Number.isSafeInteger(maxRemovals)) return undefined;
+  return { action: m[1] as ReindexButtonAction, userId: m[2]!, maxRemovals };
 }
 
 /** Discord allows at most 25 choices per option. */

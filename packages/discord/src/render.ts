@@ -107,7 +107,7 @@ export function confirmRemovalLabel(removal: Pick<MassRemoval, 'wouldRemove'>): 
 
 /**
  * The buttons under a /reindex refusal: a danger "Remove N items and reindex" and a "Cancel",
- * both naming the admin who asked in their custom_id.
+ * both naming the admin who asked and the count N in their custom_id (a confirm removes at most N).
  */
 export function renderConfirmButtons(
   askerId: string,
@@ -116,11 +116,11 @@ export function renderConfirmButtons(
   return [
     new ActionRowBuilder<ButtonBuilder>().addComponents(
       new ButtonBuilder()
-        .setCustomId(reindexButtonId('confirm', askerId))
+        .setCustomId(reindexButtonId('confirm', askerId, removal.wouldRemove))
         .setStyle(ButtonStyle.Danger)
         .setLabel(confirmRemovalLabel(removal)),
       new ButtonBuilder()
-        .setCustomId(reindexButtonId('cancel', askerId))
+        .setCustomId(reindexButtonId('cancel', askerId, removal.wouldRemove))
         .setStyle(ButtonStyle.Secondary)
         .setLabel('Cancel'),
     ),

@@ -22,5 +22,5 @@ export {
   type ShutdownStep,
   type SignalSource,
 } from './process.js';
-export { embedderOptionsFrom, type OpenRuntimeOptions, openRuntime, type Runtime } from './runtime.js';
+export { embedderOptionsFrom, type OpenRuntimeOptions, openRuntime, type Runtime, unwiredEngines } from './runtime.js';
 export { listenOn, type StartedRuntime, startRuntime } from './start.js';

@@ -23,7 +23,7 @@ import { onReindexCommand } from './listeners/reindex-command.js';
 import { onReindexButton } from './listeners/reindex-confirm.js';
 import { onSimilarCommand } from './listeners/similar-command.js';
 import type { MessageEvent, ReindexButtonPress, Respond, ShareEvent, SlackDeps } from './listeners/types.js';
-import { REINDEX_ACTIONS } from './render.js';
+import { parseReindexButtonValue, REINDEX_ACTIONS } from './render.js';
 import { toSlackLogger } from './slack-logger.js';
 import { TtlSet } from './ttl-cache.js';
 
@@ -217,7 +217,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         log.warn({ action, user: body.user.id }, 'reindex button press without its message; ignored');
         return;
       }
-      const press: ReindexButtonPress = { action, user: body.user.id, asker: button.value ?? '', channel, ts };
+      const { asker, maxRemovals } = parseReindexButtonValue(button.value);
+      const press: ReindexButtonPress = { action, user: body.user.id, asker, maxRemovals, channel, ts };
       await track(onReindexButton({ press, respond: privately(respond) }, depsFor(client)));
     };
   app.action<BlockButtonAction>(REINDEX_ACTIONS.confirm, reindexButton('confirm'));

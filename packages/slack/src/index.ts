@@ -37,8 +37,10 @@ export type * from './listeners/types.js';
 export {
   confirmRemovalLabel,
   escapeMrkdwn,
+  parseReindexButtonValue,
   REINDEX_ACTIONS,
   REINDEX_NOT_YOURS_TEXT,
+  reindexButtonValue,
   renderAnswer,
   renderMassRemoval,
   renderNotices,

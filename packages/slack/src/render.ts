@@ -74,6 +74,30 @@ export function renderProgress(progress: ReindexProgress | null, startedBy?: str
 /** The action_ids of the buttons under a /reindex refused for mass removal (`app.action`). */
 export const REINDEX_ACTIONS = Object.freeze({ confirm: 'reindex_confirm', cancel: 'reindex_cancel' } as const);
 
+const REINDEX_BUTTON_VALUE = /^([^:\s]{1,64})(?::(\d{1,16}))?$/;
+
+/**
+ * The value of a /reindex button: the asking admin's user id and the count the refusal showed
+ * (`wouldRemove`), so a press is understood after a restart and a confirm removes no more.
+ * @example reindexButtonValue('U1', 8) === 'U1:8'
+ */
+export function reindexButtonValue(askerId: string, maxRemovals?: number): string {
+  return maxRemovals === undefined ? askerId : `${askerId}:${maxRemovals}`;
+}
+
+/**
+ * The asker and count of a /reindex button's value. A value without a count (buttons from before
+ * the count was added) has `maxRemovals` undefined: its confirm runs a plain reindex, which asks
+ * again. A malformed value names no asker (`''`: nobody's press counts).
+ */
+export function parseReindexButtonValue(value: string | undefined): { asker: string; maxRemovals: number | undefined } {
+  const m = REINDEX_BUTTON_VALUE.exec(value ?? '');
+  if (m === null) return { asker: '', maxRemovals: undefined };
+  const maxRemovals = m[2] === undefined ? undefined : Number(m[2]);
+  if (maxRemovals !== undefined && !Number.isSafeInteger(maxRemovals)) return { asker: '', maxRemovals: undefined };
+  return { asker: m[1]!, maxRemovals };
+}
+
 /** "Remove 1,234 items and reindex" */
 export function confirmRemovalLabel(wouldRemove: number): string {
   return `Remove ${wouldRemove.toLocaleString('en-US')} ${wouldRemove === 1 ? 'item' : 'items'} and reindex`;
@@ -82,7 +106,8 @@ export function confirmRemovalLabel(wouldRemove: number): string {
 /**
  * The /reindex message once the catalog refused a mass removal: its sentence, who may confirm,
  * and the danger "Remove N items and reindex" and "Cancel" buttons. Each button's value is the
- * asking admin's user id, so a press is understood after a restart.
+ * asking admin's user id and N (`reindexButtonValue`), so a press is understood after a restart
+ * and a confirm removes at most N.
  */
 export function renderMassRemoval(
   sentence: string,
@@ -105,7 +130,7 @@ export function renderMassRemoval(
             action_id: REINDEX_ACTIONS.confirm,
             style: 'danger',
             text: { type: 'plain_text', text: label },
-            value: askerId,
+            value: reindexButtonValue(askerId, removal.wouldRemove),
             confirm: {
               title: { type: 'plain_text', text: 'Remove items?' },
               text: { type: 'mrkdwn', text: `${label}: the removed items must be embedded again if they come back.` },
@@ -118,7 +143,7 @@ export function renderMassRemoval(
             type: 'button',
             action_id: REINDEX_ACTIONS.cancel,
             text: { type: 'plain_text', text: 'Cancel' },
-            value: askerId,
+            value: reindexButtonValue(askerId, removal.wouldRemove),
           },
         ],
       },

@@ -59,12 +59,16 @@ export async function onReindexCommand(interaction: ReindexCommandInteraction, d
 /**
  * Runs the reindex, editing the interaction's reply (already deferred or updated) with throttled
  * progress and the final text; a refusal for mass removal becomes the confirmation buttons. Never throws.
+ * @param allowRemovals the admin confirmed a mass removal
+ * @param maxRemovals with allowRemovals, the count the admin confirmed: a run that would remove
+ *   more is refused again (new buttons with the new count). @defaultValue no cap
  */
 export async function reindexInReply(
   interaction: ReindexCommandInteraction,
   deps: DiscordDeps,
   rlog: Logger,
   allowRemovals: boolean,
+  maxRemovals?: number,
 ): Promise<ReindexOutcome> {
   /** Set by the first edit that fails with an expired token: no more edits go out after it. */
   let expired = false;
@@ -89,6 +93,7 @@ export async function reindexInReply(
     log: rlog,
     throttle,
     allowRemovals,
+    maxRemovals,
     texts: {
       progress: renderProgress,
       summary: renderSummary,

@@ -1,9 +1,11 @@
 /**
  * The buttons under a /reindex refused for mass removal. Everything a press needs is in its
- * custom_id (the action and the asking admin's id), so it works after a restart. Only that admin
- * may press (anyone else gets a private sentence and nothing runs); admin rights are checked again;
- * "Remove N items and reindex" runs the reindex with `allowRemovals`, editing the same message with
- * progress and the summary; "Cancel" says nothing was changed.
+ * custom_id (the action, the asking admin's id and the count N shown), so it works after a
+ * restart. Only that admin may press (anyone else gets a private sentence and nothing runs); admin
+ * rights are checked again; "Remove N items and reindex" runs the reindex with `allowRemovals` and
+ * `maxRemovals: N`, editing the same message with progress and the summary (more files gone since
+ * the refusal: refused again, with new buttons and the new count); "Cancel" says nothing was
+ * changed. A confirm id without a count (older buttons) runs a plain reindex, which asks again.
  */
 import { newRequestId } from '@lookalike/chat';
 import { MessageFlags } from 'discord.js';
@@ -26,6 +28,7 @@ export async function onReindexButton(interaction: ReindexButtonInteraction, dep
     command: 'reindex',
     button: parsed.action,
     askedBy: parsed.userId,
+    maxRemovals: parsed.maxRemovals ?? null,
   });
   if (presser !== parsed.userId) {
     rlog.info({ userId: presser }, 'reindex button refused: not the admin who asked');
@@ -53,6 +56,12 @@ export async function onReindexButton(interaction: ReindexButtonInteraction, dep
     rlog.info({ userId: presser }, 'reindex cancelled by the admin');
     return;
   }
+  if (parsed.maxRemovals === undefined) {
+    // A button from before the count was in its id: it confirms no number, so the run asks again.
+    rlog.info({ userId: presser }, 'reindex button without a count; reindexing without removals allowed');
+    await reindexInReply(interaction, deps, rlog, false);
+    return;
+  }
   rlog.info({ userId: presser }, 'mass removal confirmed; reindex started');
-  await reindexInReply(interaction, deps, rlog, true);
+  await reindexInReply(interaction, deps, rlog, true, parsed.maxRemovals);
 }

@@ -68,6 +68,11 @@ export interface ReindexInMessage {
   respond: Respond;
   /** The admin confirmed a mass removal. */
   allowRemovals: boolean;
+  /**
+   * With allowRemovals: the count the admin confirmed; a run that would remove more is refused
+   * again (the message shows new buttons with the new count). @defaultValue no cap
+   */
+  maxRemovals?: number | undefined;
 }
 
 /**
@@ -94,6 +99,7 @@ export async function reindexInMessage(run: ReindexInMessage, deps: SlackDeps, r
       log: rlog,
       throttle,
       allowRemovals: run.allowRemovals,
+      maxRemovals: run.maxRemovals,
       // Only a run that really started points others at this message: when another reindex
       // is already running, the service refuses this one before any progress.
       onProgress: () => {

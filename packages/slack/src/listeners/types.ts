@@ -102,8 +102,13 @@ export interface ReindexButtonPress {
   action: 'confirm' | 'cancel';
   /** Who pressed. */
   user: string;
-  /** The button's value: the admin who ran /reindex. */
+  /** From the button's value: the admin who ran /reindex. */
   asker: string;
+  /**
+   * From the button's value: the count the refusal showed; a confirm removes at most that many.
+   * Undefined for a value without a count (older buttons): the confirm runs a plain reindex.
+   */
+  maxRemovals: number | undefined;
   /** Where the message with the buttons is. */
   channel: string;
   ts: string;
