@@ -12,7 +12,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { decodableKind, type ImageKind, type ImageLimits, imageTooLarge, LookalikeError } from '@lookalike/core';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { decodeHeif, type HeifPixels } from './heic.js';
 import { type PreprocessOptions, resolvePreprocessOptions } from './preprocess-options.js';
 
@@ -115,18 +115,7 @@ export async function decodeRgb(bytes: Uint8Array, options: PreprocessOptions = 
   // libvips enforces the same limit again while decoding.
   const image = sharp(input, { ...common, limitInputPixels: opts.maxPixels, autoOrient: opts.exif });
   try {
-    const { data, info } = await image
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return {
-      width: info.width,
-      height: info.height,
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    };
+    return await onWhiteRgb(image);
   } catch (err) {
     if (err instanceof Error && /pixel limit/i.test(err.message)) throw tooManyPixels(width, height, opts);
     throw decodeFailed(format, err);
@@ -150,23 +139,30 @@ async function decodeHeicRgb(bytes: Uint8Array, opts: ImageLimits): Promise<RgbI
     throw decodeFailed('heic', err);
   }
   try {
-    const { data, info } = await sharp(rgba.data, {
-      raw: { width: rgba.width, height: rgba.height, channels: 4, premultiplied: rgba.premultiplied },
-    })
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return {
-      width: info.width,
-      height: info.height,
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    };
+    return await onWhiteRgb(
+      sharp(rgba.data, {
+        raw: { width: rgba.width, height: rgba.height, channels: 4, premultiplied: rgba.premultiplied },
+      }),
+    );
   } catch (err) {
     throw decodeFailed('heic', err);
   }
+}
+
+/** The one decode tail of every format: flattened onto white, sRGB, 8-bit RGB. */
+async function onWhiteRgb(image: Sharp): Promise<RgbImage> {
+  const { data, info } = await image
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 function formatMatches(sniffed: ImageKind, reported: string): boolean {

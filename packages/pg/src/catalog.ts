@@ -1,7 +1,8 @@
 import { type Logger, LookalikeError, silentLogger } from '@lookalike/core';
 import pg from 'pg';
 import { runMigrations } from './migrations.js';
-import { createPgStore, type PgStore } from './store.js';
+import { createPgStore } from './store.js';
+import type { PgStore } from './store-types.js';
 
 export interface PgCatalogOptions {
   logger?: Logger;

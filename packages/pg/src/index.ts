@@ -7,22 +7,22 @@ export {
   type VersionEvent,
 } from './listen.js';
 export { MIGRATION_LOCK_KEY, MIGRATIONS, type Migration, runMigrations } from './migrations.js';
-export {
-  type Changes,
-  createPgStore,
-  type FailureInput,
-  type ItemFailure,
-  type ItemInput,
-  type ListedItem,
-  type LoadOptions,
-  type LoadResult,
-  type PgStore,
-  type ReindexRun,
-  type RemovedItem,
-  type RunStatus,
-  type StaleItem,
-  type StoredItem,
-  type UpsertResult,
-  type WriteResult,
-} from './store.js';
+export { createPgStore } from './store.js';
+export type {
+  Changes,
+  FailureInput,
+  ItemFailure,
+  ItemInput,
+  ListedItem,
+  LoadOptions,
+  LoadResult,
+  PgStore,
+  ReindexRun,
+  RemovedItem,
+  RunStatus,
+  StaleItem,
+  StoredItem,
+  UpsertResult,
+  WriteResult,
+} from './store-types.js';
 export { CopyVectorDecoder, decodeVector, encodeVector, type VectorChunk } from './vectors.js';
