@@ -26,8 +26,8 @@ const ROOT = join(TEST_TMP_DIR, `catalog-cli-${process.pid}`);
 let modelsDir: string;
 let cat: TestCatalog;
 
-/** `lookalike ...args` in this process (the function the process entry calls), its output collected. */
-async function lookalike(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Two streams that collect what is written to them. */
+function collected(): { stdout: PassThrough; stderr: PassThrough; out: () => string; err: () => string } {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -38,24 +38,21 @@ async function lookalike(args: string[]): Promise<{ code: number; stdout: string
   stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
+  return { stdout, stderr, out: () => out, err: () => err };
+}
+
+/** `lookalike ...args` in this process (the function the process entry calls), its output collected. */
+async function lookalike(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { stdout, stderr, out, err } = collected();
   const code = await runLookalike(args, { stdout, stderr });
   await new Promise((resolve) => setImmediate(resolve));
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: out(), stderr: err() };
 }
 
 function context(dataDir: string): CliContext & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
+  const { stdout, stderr, out, err } = collected();
   const config = parseConfig({ LOOKALIKE_MODELS_DIR: modelsDir, LOOKALIKE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-  return { config, logger: silentLogger, stdout, stderr, out: () => out, err: () => err };
+  return { config, logger: silentLogger, stdout, stderr, out, err };
 }
 
 before(async () => {

@@ -13,7 +13,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Catalog, openCatalog } from '@lookalike/catalog';
+import { type Catalog, type CatalogOptions, openCatalog } from '@lookalike/catalog';
 import {
   type Answer,
   createSimilarityService,
@@ -62,6 +62,23 @@ async function buildWithRealWeights(dataDir: string): Promise<void> {
   const c = await openCatalog({ dataDir, imagesDir: cat.imagesDir, labelsPath: cat.labelsPath, embedder: real });
   assert.equal((await c.reindex()).added, COUNT);
   await c.close();
+}
+
+/** The test catalog at `dataDir` opened over `embedder`, a model other than its vectors' (re-embedded in batches of BATCH). */
+function openForModelChange(
+  dataDir: string,
+  embedder: Embedder,
+  more: Pick<CatalogOptions, 'answerFromStored'> = {},
+): Promise<Catalog> {
+  return openCatalog({
+    dataDir,
+    imagesDir: cat.imagesDir,
+    labelsPath: cat.labelsPath,
+    embedder,
+    batchSize: BATCH,
+    allowModelMismatch: true,
+    ...more,
+  });
 }
 
 /** The service as packages/runtime wires it, with the previous model when one is kept. */
@@ -116,15 +133,7 @@ describe('a model change', () => {
     await buildWithRealWeights(dataDir);
     const gate = steppedEmbedder(otherModel(real));
     const previous = trackedModel(real);
-    const catalog = await openCatalog({
-      dataDir,
-      imagesDir: cat.imagesDir,
-      labelsPath: cat.labelsPath,
-      embedder: gate,
-      batchSize: BATCH,
-      allowModelMismatch: true,
-      answerFromStored: true,
-    });
+    const catalog = await openForModelChange(dataDir, gate, { answerFromStored: true });
     const service = serviceOver(gate, catalog, previous);
     try {
       assert.equal(catalog.answeringWeights().md5, real.weights.md5, 'the stored vectors answer');
@@ -245,14 +254,7 @@ describe('a model change', () => {
     assert.equal(mainDatabase(dataDir).items, COUNT);
 
     const gate = steppedEmbedder(otherModel(real));
-    const catalog = await openCatalog({
-      dataDir,
-      imagesDir: cat.imagesDir,
-      labelsPath: cat.labelsPath,
-      embedder: gate,
-      batchSize: BATCH,
-      allowModelMismatch: true,
-    });
+    const catalog = await openForModelChange(dataDir, gate);
     const service = serviceOver(gate, catalog);
     try {
       assert.equal(catalog.answeringWeights().md5, OTHER_MODEL_WEIGHTS.md5, 'the new vectors answer');
@@ -369,15 +371,7 @@ describe('a model change', () => {
     // The next start (previous model kept): the old vectors answer, the shadow continues.
     const counting = countingEmbedder(otherModel(real));
     const previous = trackedModel(real);
-    const catalog = await openCatalog({
-      dataDir,
-      imagesDir: cat.imagesDir,
-      labelsPath: cat.labelsPath,
-      embedder: counting,
-      batchSize: BATCH,
-      allowModelMismatch: true,
-      answerFromStored: true,
-    });
+    const catalog = await openForModelChange(dataDir, counting, { answerFromStored: true });
     const service = serviceOver(counting, catalog, previous);
     try {
       assert.equal(catalog.migration()?.done, HELD_AT);

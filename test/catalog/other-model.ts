@@ -5,6 +5,7 @@
  * other's vectors finds nonsense, so a test can tell which model made the vectors that answer.
  */
 import type { Embedder, EmbedOptions, ImageInput, WeightsInfo } from '@lookalike/core';
+import { passThrough } from '../helpers/gate.ts';
 
 export const OTHER_MODEL_WEIGHTS: WeightsInfo = {
   source: 'file',
@@ -19,51 +20,33 @@ export interface OtherModel extends Embedder {
 }
 
 export function otherModel(real: Embedder, weights: WeightsInfo = OTHER_MODEL_WEIGHTS): OtherModel {
-  let disposed = false;
-  return {
-    get dimension() {
-      return real.dimension;
-    },
-    get runtime() {
-      return real.runtime;
-    },
-    weights,
-    get disposed() {
-      return disposed;
-    },
-    async embed(inputs: readonly ImageInput[], options?: EmbedOptions) {
-      if (disposed) throw new Error('other model used after dispose');
-      const out = await real.embed(inputs, options);
-      return out.map((v) => v.slice().reverse());
-    },
-    async dispose() {
-      disposed = true;
-    },
-  };
+  return tracked(real, 'other', (out) => out.map((v) => v.slice().reverse()), weights);
 }
 
 /** The real embedder under its own weights, recording dispose() (the service disposes a previous model). */
 export function trackedModel(real: Embedder): OtherModel {
+  return tracked(real, 'previous', (out) => out);
+}
+
+/** `real` with its vectors through `vectors`, under `weights` (its own unless given); refuses work after dispose(). */
+function tracked(
+  real: Embedder,
+  name: string,
+  vectors: (out: Float32Array[]) => Float32Array[],
+  weights?: WeightsInfo,
+): OtherModel {
   let disposed = false;
-  return {
-    get dimension() {
-      return real.dimension;
-    },
-    get runtime() {
-      return real.runtime;
-    },
-    get weights() {
-      return real.weights;
-    },
+  return passThrough(real, {
+    ...(weights === undefined ? {} : { weights }),
     get disposed() {
       return disposed;
     },
     async embed(inputs: readonly ImageInput[], options?: EmbedOptions) {
-      if (disposed) throw new Error('previous model used after dispose');
-      return real.embed(inputs, options);
+      if (disposed) throw new Error(`${name} model used after dispose`);
+      return vectors(await real.embed(inputs, options));
     },
     async dispose() {
       disposed = true;
     },
-  };
+  });
 }

@@ -5,31 +5,11 @@
 import assert from 'node:assert/strict';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '@lookalike/core';
 import sharp, { type Sharp } from 'sharp';
 import { TEST_TMP_DIR } from '../helpers/models.js';
 import { rng } from '../helpers/rng.js';
 
 export const FIXTURES_DIR = join(TEST_TMP_DIR, 'embedder-fixtures');
-
-/** A logger that records "level message" lines. */
-export function recordingLogger(lines: string[]): Logger {
-  const at =
-    (level: string) =>
-    (_obj: unknown, msg?: string): void => {
-      lines.push(`${level} ${msg ?? ''}`);
-    };
-  const logger: Logger = {
-    child: () => logger,
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-  };
-  return logger;
-}
 
 /** Largest element-wise difference of two vectors of the same length. */
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {

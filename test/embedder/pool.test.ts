@@ -15,7 +15,7 @@ import {
   type SpawnWorker,
 } from '@lookalike/embedder';
 import { rejectsWith } from '../helpers/assert.js';
-import { recordingLogger } from './fixtures.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 type Mode = 'ok' | 'hang' | 'fail-start' | 'exit-start';
 
@@ -65,8 +65,8 @@ describe('restarts', () => {
     const { spawn, started } = fakeSpawn((name, nth) =>
       name === 'decode-worker' ? 'hang' : nth === 0 ? 'ok' : (restartModes[nth - 1] ?? 'ok'),
     );
-    const lines: string[] = [];
-    const pool = new EmbedderPool(poolConfig(spawn), recordingLogger(lines));
+    const log = recordingLogger();
+    const pool = new EmbedderPool(poolConfig(spawn), log);
     await pool.start();
     try {
       // Held by the (stuck) decode worker for inference worker 0, which then dies.
@@ -87,6 +87,7 @@ describe('restarts', () => {
         'inference-worker fail-start',
       ]);
       assert.equal(started.length - 2, MAX_FAILED_STARTS);
+      const lines = log.lines();
       assert.equal(lines.filter((l) => l === 'error embedder is broken: its workers fail to start').length, 1);
       assert.equal(lines.filter((l) => l === 'error embedder worker failed to start').length, 2);
       assert.equal(lines.filter((l) => l === 'error embedder worker died while starting').length, 1);
@@ -103,7 +104,7 @@ describe('restarts', () => {
 
   test('GIVEN a worker that fails its first start THEN start rejects with the code that worker reported', async () => {
     const { spawn } = fakeSpawn((name) => (name === 'decode-worker' ? 'ok' : 'fail-start'));
-    const pool = new EmbedderPool(poolConfig(spawn), recordingLogger([]));
+    const pool = new EmbedderPool(poolConfig(spawn), recordingLogger());
     await rejectsWith(pool.start(), 'MODEL_INVALID');
   });
 });
@@ -111,13 +112,14 @@ describe('restarts', () => {
 describe('dispose', () => {
   test('GIVEN a worker that hangs on an image WHEN disposing THEN the image rejects INTERNAL after the close timeout and the workers are terminated', async () => {
     const { spawn } = fakeSpawn((name) => (name === 'decode-worker' ? 'hang' : 'ok'));
-    const lines: string[] = [];
-    const pool = new EmbedderPool(poolConfig(spawn, 200), recordingLogger(lines));
+    const log = recordingLogger();
+    const pool = new EmbedderPool(poolConfig(spawn, 200), log);
     await pool.start();
     const stuck = rejectsWith(pool.embed([IMAGE], 'interactive'), 'INTERNAL');
     await pool.close();
     const err = await stuck;
     assert.equal(err.details.outstanding, 1);
+    const lines = log.lines();
     assert.ok(
       lines.includes(
         'warn embedder dispose timed out with images outstanding; rejecting them and terminating the workers',

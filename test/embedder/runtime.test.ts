@@ -11,8 +11,9 @@ import { createEmbedder, type ImageEmbedder, UNTRAINED_LOG_LINE } from '@lookali
 import sharp from 'sharp';
 import { rejectsWith } from '../helpers/assert.js';
 import { ensureUntrainedModels, TEST_TMP_DIR } from '../helpers/models.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { rng } from '../helpers/rng.js';
-import { blocky, bombPng, fromRaw, maxAbsDiff, raw, recordingLogger, rotateCcw } from './fixtures.js';
+import { blocky, bombPng, fromRaw, maxAbsDiff, raw, rotateCcw } from './fixtures.js';
 
 function norm(v: Float32Array): number {
   let s = 0;
@@ -22,11 +23,11 @@ function norm(v: Float32Array): number {
 
 let modelsDir: string;
 let embedder: ImageEmbedder;
-const logLines: string[] = [];
+const log = recordingLogger();
 
 before(async () => {
   modelsDir = await ensureUntrainedModels();
-  embedder = await createEmbedder({ modelsDir, logger: recordingLogger(logLines) });
+  embedder = await createEmbedder({ modelsDir, logger: log });
 });
 
 after(async () => {
@@ -41,7 +42,7 @@ describe('onnx embedder', () => {
     assert.equal(embedder.weights.source, 'untrained');
     assert.match(embedder.weights.md5, /^[0-9a-f]{32}$/);
     assert.deepEqual(
-      logLines.filter((l) => l.startsWith('warn')),
+      log.lines().filter((l) => l.startsWith('warn')),
       [`warn ${UNTRAINED_LOG_LINE}`],
     );
   });

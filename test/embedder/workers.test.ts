@@ -11,16 +11,17 @@ import { after, before, describe, test } from 'node:test';
 import { createEmbedder, EMBEDDER_TEST_HOOKS, type ImageEmbedder } from '@lookalike/embedder';
 import { ensureUntrainedModels } from '../helpers/models.js';
 import { REPO_ROOT } from '../helpers/process.js';
-import { blocky, fromRaw, maxAbsDiff, recordingLogger } from './fixtures.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
+import { blocky, fromRaw, maxAbsDiff } from './fixtures.js';
 
 let modelsDir: string;
 let embedder: ImageEmbedder;
-const logLines: string[] = [];
+const log = recordingLogger();
 let photos: Buffer[];
 
 before(async () => {
   modelsDir = await ensureUntrainedModels();
-  embedder = await createEmbedder({ modelsDir, logger: recordingLogger(logLines), warnUntrained: false });
+  embedder = await createEmbedder({ modelsDir, logger: log, warnUntrained: false });
   photos = await Promise.all(
     Array.from({ length: 6 }, (_, i) =>
       fromRaw(blocky(160, 120, 5 + i, i))
@@ -52,7 +53,7 @@ describe('worker crash', () => {
         assert.match(r.reason.message, new RegExp(`${kind}-worker stopped unexpectedly`));
       }
       assert.equal(embedder.stats.restarts, restarts + 1);
-      assert.ok(logLines.includes('error embedder worker died; restarting it'), logLines.join('\n'));
+      assert.ok(log.lines().includes('error embedder worker died; restarting it'), log.lines().join('\n'));
       // The restarted worker serves new calls, with the same result as before.
       const [again] = await embedder.embed([photos[0] as Buffer]);
       assert.ok(maxAbsDiff(reference as Float32Array, again as Float32Array) < 1e-6);

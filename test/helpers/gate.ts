@@ -28,18 +28,9 @@ export function steppedEmbedder(real: Embedder): SteppedEmbedder {
       waiting.shift()?.();
     }
   };
-  return {
-    get dimension() {
-      return real.dimension;
-    },
-    get runtime() {
-      return real.runtime;
-    },
-    get weights() {
-      return real.weights;
-    },
+  return passThrough(real, {
     firstHeld,
-    allow(n) {
+    allow(n: number) {
       credits += n;
       pump();
     },
@@ -58,7 +49,23 @@ export function steppedEmbedder(real: Embedder): SteppedEmbedder {
       return real.embed(inputs, options);
     },
     dispose: () => Promise.resolve(),
-  };
+  });
+}
+
+/**
+ * `wrapper` with what it passes through from `real`, read live on every access: the dimension,
+ * the runtime, and the weights unless `wrapper` has its own.
+ */
+export function passThrough<T extends object>(
+  real: Embedder,
+  wrapper: T,
+): NoInfer<T> & Pick<Embedder, 'dimension' | 'runtime' | 'weights'> {
+  const live = (read: () => unknown): PropertyDescriptor => ({ get: read, enumerable: true, configurable: true });
+  return Object.defineProperties(wrapper, {
+    dimension: live(() => real.dimension),
+    runtime: live(() => real.runtime),
+    ...('weights' in wrapper ? {} : { weights: live(() => real.weights) }),
+  }) as T & Pick<Embedder, 'dimension' | 'runtime' | 'weights'>;
 }
 
 /** Resolves once `check()` is true, looking again on every event-loop turn (bounded by `timeoutMs`). */

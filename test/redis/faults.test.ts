@@ -21,23 +21,18 @@ import {
   subscribeProgress,
 } from '@lookalike/redis';
 import { REPO_ROOT } from '../helpers/process.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
-import { eventually, recordingLogger } from './fixtures/support.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { eventually, recordingLogger, startReplicas, stopReplicas } from './fixtures/support.js';
 
 let server: RedisServer;
 let a: Redis;
 let b: Redis;
 
 before(async () => {
-  server = await startRedis();
-  a = createRedisClient(server.url, { connectionName: 'replica-a' });
-  b = createRedisClient(server.url, { connectionName: 'replica-b' });
+  ({ server, a, b } = await startReplicas());
 });
 
-after(async () => {
-  await Promise.all([closeRedis(a), closeRedis(b)]);
-  await server.stop();
-});
+after(() => stopReplicas({ server, a, b }));
 
 describe('a lease holder killed with SIGKILL', () => {
   // No timer races the machine's load: the lease's ttl is 60 s, and its expiry is driven from here.

@@ -7,9 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRateLimiter } from '@lookalike/core';
 import {
   acquireLease,
-  closeRedis,
   createEventDeduper,
-  createRedisClient,
   createSharedRateLimiter,
   publishProgress,
   type Redis,
@@ -17,23 +15,18 @@ import {
   subscribeProgress,
 } from '@lookalike/redis';
 import { until } from '../helpers/gate.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
-import { eventually, recordingLogger, settles } from './fixtures/support.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { eventually, recordingLogger, settles, startReplicas, stopReplicas } from './fixtures/support.js';
 
 let server: RedisServer;
 let a: Redis;
 let b: Redis;
 
 before(async () => {
-  server = await startRedis();
-  a = createRedisClient(server.url, { connectionName: 'replica-a' });
-  b = createRedisClient(server.url, { connectionName: 'replica-b' });
+  ({ server, a, b } = await startReplicas());
 });
 
-after(async () => {
-  await Promise.all([closeRedis(a), closeRedis(b)]);
-  await server.stop();
-});
+after(() => stopReplicas({ server, a, b }));
 
 describe('shared rate limiter', () => {
   test('a user over the limit on replica A is limited on replica B', async () => {
