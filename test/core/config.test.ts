@@ -16,7 +16,6 @@ import {
   parseConfig,
   serviceSettingsFrom,
 } from '@lookalike/core';
-import { unwiredEngines } from '@lookalike/runtime';
 import { TEST_TMP_DIR } from '../helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,15 +66,68 @@ describe('config', () => {
     ]);
   });
 
-  test('GIVEN DATABASE_URL or REDIS_URL THEN they are parsed, and the runtime names them as not wired in yet', () => {
+  test('GIVEN DATABASE_URL or REDIS_URL THEN they are parsed and checked', () => {
     const none = parseConfig({});
-    assert.deepEqual(none.scale, { databaseUrl: undefined, redisUrl: undefined });
-    assert.deepEqual(unwiredEngines(none), []);
+    assert.equal(none.scale.databaseUrl, undefined);
+    assert.equal(none.scale.redisUrl, undefined);
     const both = parseConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/shop', REDIS_URL: 'redis://127.0.0.1:6379' });
-    assert.deepEqual(unwiredEngines(both), ['DATABASE_URL', 'REDIS_URL']);
+    assert.deepEqual(
+      [both.scale.databaseUrl, both.scale.redisUrl],
+      ['postgres://u@127.0.0.1:5432/shop', 'redis://127.0.0.1:6379'],
+    );
     assert.deepEqual(configError({ DATABASE_URL: 'mysql://x', REDIS_URL: 'nope' }).details.variables, [
       'DATABASE_URL',
       'REDIS_URL',
+    ]);
+  });
+
+  test('GIVEN no scale-out settings THEN the documented defaults (worker concurrency twice the batch)', () => {
+    const c = parseConfig({});
+    assert.deepEqual(
+      { ...c.scale, worker: { ...c.scale.worker } },
+      {
+        databaseUrl: undefined,
+        redisUrl: undefined,
+        catalogName: 'default',
+        worker: { concurrency: 16, attempts: 3, lockMs: 30_000 },
+        leaseMs: 15_000,
+        noWorkerTimeoutMs: 10_000,
+      },
+    );
+    assert.equal(parseConfig({ LOOKALIKE_BATCH_SIZE: '4' }).scale.worker.concurrency, 8);
+    assert.equal(
+      parseConfig({ LOOKALIKE_CATALOG_NAME: '', LOOKALIKE_WORKER_CONCURRENCY: '' }).scale.catalogName,
+      'default',
+    );
+  });
+
+  test('GIVEN the scale-out settings THEN they are parsed, and bad ones are named', () => {
+    const c = parseConfig({
+      LOOKALIKE_CATALOG_NAME: ' shop-eu ',
+      LOOKALIKE_WORKER_CONCURRENCY: '3',
+      LOOKALIKE_JOB_ATTEMPTS: '5',
+      LOOKALIKE_JOB_LOCK_MS: '60000',
+      LOOKALIKE_REINDEX_LEASE_MS: '20000',
+      LOOKALIKE_NO_WORKER_TIMEOUT_MS: '2500',
+    });
+    assert.equal(c.scale.catalogName, 'shop-eu');
+    assert.deepEqual({ ...c.scale.worker }, { concurrency: 3, attempts: 5, lockMs: 60_000 });
+    assert.deepEqual([c.scale.leaseMs, c.scale.noWorkerTimeoutMs], [20_000, 2500]);
+    const err = configError({
+      LOOKALIKE_CATALOG_NAME: 'two words',
+      LOOKALIKE_WORKER_CONCURRENCY: '0',
+      LOOKALIKE_JOB_ATTEMPTS: 'many',
+      LOOKALIKE_JOB_LOCK_MS: '10',
+      LOOKALIKE_REINDEX_LEASE_MS: '-1',
+      LOOKALIKE_NO_WORKER_TIMEOUT_MS: 'soon',
+    });
+    assert.deepEqual([...(err.details.variables as string[])].sort(), [
+      'LOOKALIKE_CATALOG_NAME',
+      'LOOKALIKE_JOB_ATTEMPTS',
+      'LOOKALIKE_JOB_LOCK_MS',
+      'LOOKALIKE_NO_WORKER_TIMEOUT_MS',
+      'LOOKALIKE_REINDEX_LEASE_MS',
+      'LOOKALIKE_WORKER_CONCURRENCY',
     ]);
   });
 

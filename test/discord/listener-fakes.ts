@@ -2,6 +2,8 @@
  * Plain-object stand-ins for the discord.js objects the listeners read (messages, interactions,
  * channels) and the listeners' dependencies over a fake SimilarityService.
  */
+
+import { createMemoryClaims } from '@lookalike/core';
 import type {
   AttachmentInfo,
   DiscordDeps,
@@ -32,6 +34,7 @@ export function build(service: FakeService = fakeService(), over: Partial<Discor
     log,
     settings: { watchChannels: [WATCHED], adminRoleIds: [ADMIN_ROLE], attachImages: false, progressIntervalMs: 0 },
     state: { contentHintLogged: false },
+    claims: createMemoryClaims(),
     botUserId: () => BOT_ID,
     stopping: () => false,
     ...over,

@@ -195,6 +195,36 @@ describe('onMessageCreate', () => {
     );
   });
 
+  test('GIVEN the same message delivered twice (a gateway replay) THEN it is answered once', async () => {
+    const { deps, service } = build();
+    const msg = message({ attachments: [image(1)] });
+    await Promise.all([onMessageCreate(msg, deps), onMessageCreate(msg, deps)]);
+    await onMessageCreate(msg, deps);
+    assert.equal(service.calls.length, 1);
+    assert.equal(msg.replies.length, 1);
+    await onMessageCreate(message({ attachments: [image(1)] }), deps);
+    assert.equal(service.calls.length, 2, 'another message is answered');
+  });
+
+  test('GIVEN the claims say another replica has the message THEN nothing is searched; a claim is keyed by the message id', async () => {
+    const claimed: string[] = [];
+    const { deps, service } = build(fakeService(), {
+      claims: {
+        claim: async (key) => {
+          claimed.push(key);
+          return false;
+        },
+        done: async () => assert.fail('not claimed here'),
+        failed: async () => assert.fail('not claimed here'),
+      },
+    });
+    const msg = message({ attachments: [image(1)] });
+    await onMessageCreate(msg, deps);
+    assert.deepEqual(claimed, [`discord:${msg.id}`]);
+    assert.equal(service.calls.length, 0);
+    assert.equal(msg.replies.length, 0);
+  });
+
   test('GIVEN the bot is stopping THEN no image is searched', async () => {
     const { deps, service } = build(fakeService(), { stopping: () => true });
     await onMessageCreate(message({ attachments: [image(1), image(2)] }), deps);

@@ -24,6 +24,10 @@ export interface PgServer {
   stop(): Promise<void>;
   /** Kills the server (`-m immediate`) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** Kills the server (`-m immediate`), leaving the port unanswered until `up` (an outage of any length). */
+  down(): Promise<void>;
+  /** Starts it again on the same port and data after `down`. */
+  up(): Promise<void>;
 }
 
 /** The newest /usr/lib/postgresql/N/bin that has initdb and pg_ctl. */
@@ -137,6 +141,12 @@ export async function startPostgres(): Promise<PgServer> {
     },
     async restart() {
       await kill();
+      await start();
+    },
+    async down() {
+      await kill();
+    },
+    async up() {
       await start();
     },
   };

@@ -138,3 +138,80 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** A `lookalike` command left running (a worker, a coordinator), with its output so far. */
+export interface RunningCli {
+  child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr, line by line). */
+  logs: string[];
+  /** Resolves with the exit code (null when killed by a signal) and the output. */
+  exited: Promise<CliRun>;
+  /** Resolves with the first line matching `pattern` (rejects if the process exits first or after `timeoutMs`). */
+  line(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/**
+ * Starts `lookalike ...args` (apps/cli from source) and returns at once. The environment is this
+ * process's, with LOG_LEVEL=warn unless `env` says otherwise.
+ */
+export function spawnCli(args: string[], env: Record<string, string> = {}): RunningCli {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args],
+    { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs: string[] = [];
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
+  const onLine = (line: string) => {
+    logs.push(line);
+    for (const w of waiters) {
+      if (w.pattern.test(line)) {
+        waiters.delete(w);
+        w.resolve(line);
+      }
+    }
+  };
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    stdout += `${l}\n`;
+    onLine(l);
+  });
+  createInterface({ input: child.stderr }).on('line', (l) => {
+    stderr += `${l}\n`;
+    onLine(l);
+  });
+  const exited = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return {
+    child,
+    logs,
+    exited,
+    line(pattern, timeoutMs = 180_000) {
+      const seen = logs.find((l) => pattern.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const w = {
+          pattern,
+          resolve: (l: string) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms; output:\n${logs.join('\n')}`));
+        }, timeoutMs);
+        waiters.add(w);
+        void exited.then((r) => {
+          if (!waiters.has(w)) return;
+          waiters.delete(w);
+          clearTimeout(timer);
+          reject(new Error(`exited (${r.code}) before a line matching ${pattern}; output:\n${logs.join('\n')}`));
+        });
+      });
+    },
+  };
+}

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LookalikeError, USER_MESSAGES } from '@lookalike/core';
+import { createMemoryClaims, LookalikeError, USER_MESSAGES } from '@lookalike/core';
 import {
   CONFIRM_NEEDS_CHANNEL,
   FILES_READ_HINT,
@@ -28,7 +28,6 @@ import {
   type SlackApi,
   type SlackDeps,
   type SlackFile,
-  TtlSet,
 } from '@lookalike/slack';
 import {
   type FakeService,
@@ -110,7 +109,8 @@ function build(service: FakeService = fakeService(), api = fakeApi(), over: Part
     service,
     log,
     settings: { progressIntervalMs: 0, historyWindowMs: DAY, adminUserIds: ['UADMIN'] },
-    state: { seen: new TtlSet(), runningReindex: undefined },
+    state: { runningReindex: undefined },
+    claims: createMemoryClaims(),
     api: api.api,
     stopping: () => false,
     ...over,
@@ -269,6 +269,47 @@ describe('onAppMention and de-duplication', () => {
     await onAppMention({ event: mention, context: CONTEXT }, deps); // a retry
     assert.equal(service.calls.length, 1);
     assert.equal(calls.filter((c) => c.method === 'files.uploadV2').length, 1);
+  });
+
+  test('GIVEN a share whose answer failed before reaching the person THEN its claim is freed and the retry is answered', async () => {
+    const full = photo();
+    let infoCalls = 0;
+    const api = fakeApi({ files: { [full.id!]: full } });
+    const flaky: SlackApi = {
+      ...api.api,
+      async fileInfo(id) {
+        infoCalls += 1;
+        if (infoCalls === 1) throw new Error('ECONNRESET');
+        return api.api.fileInfo(id);
+      },
+    };
+    const { deps, service } = build(fakeService(), { api: flaky, calls: api.calls });
+    const ev = share([{ id: full.id!, file_access: 'check_file_info' }]);
+    await onFileShare({ event: ev, context: CONTEXT }, deps);
+    assert.equal(service.calls.length, 0);
+    await onFileShare({ event: ev, context: CONTEXT }, deps); // Slack's retry
+    assert.equal(service.calls.length, 1);
+    await onFileShare({ event: ev, context: CONTEXT }, deps); // answered: the next retry is not
+    assert.equal(service.calls.length, 1);
+  });
+
+  test('GIVEN the claims say another replica has the share THEN nothing is searched or posted', async () => {
+    const claimed: string[] = [];
+    const { deps, service, calls } = build(fakeService(), fakeApi(), {
+      claims: {
+        claim: async (key) => {
+          claimed.push(key);
+          return false;
+        },
+        done: async () => assert.fail('not claimed here'),
+        failed: async () => assert.fail('not claimed here'),
+      },
+    });
+    const ev = share([photo()]);
+    await onFileShare({ event: ev, context: CONTEXT }, deps);
+    assert.deepEqual(claimed, [`slack:${ev.channel}:${ev.ts}`]);
+    assert.equal(service.calls.length, 0);
+    assert.deepEqual(calls, []);
   });
 
   test('GIVEN a mention without an image THEN NO_IMAGE in the thread', async () => {

@@ -13,6 +13,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'start', load: async () => (await import('./commands/start.js')).startCommand },
   { name: 'embed', load: async () => (await import('./commands/embed.js')).embedCommand },
   { name: 'index', load: async () => (await import('./commands/index.js')).indexCommand },
+  { name: 'worker', load: async () => (await import('./commands/worker.js')).workerCommand },
   { name: 'similar', load: async () => (await import('./commands/similar.js')).similarCommand },
   { name: 'demo-catalog', load: async () => (await import('./commands/demo-catalog.js')).demoCatalogCommand },
   { name: 'eval', load: async () => (await import('./commands/eval.js')).evalCommand },

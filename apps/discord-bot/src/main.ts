@@ -1,5 +1,5 @@
 /**
- * Runs lookalike on Discord only, plus /healthz, /metrics and (unless LOCAL_PAGE=off) the local page.
+ * Runs lookalike on Discord only, plus /healthz, /readyz, /metrics and (unless LOCAL_PAGE=off) the local page.
  * Composition root: config → root pino logger → metrics → embedder → catalog → service → HTTP → bot.
  * runProcess owns SIGTERM/SIGINT: stop taking work, let in-flight answers finish, log out, close everything.
  */
@@ -23,7 +23,7 @@ async function main(): Promise<number> {
   return runProcess({
     logger: root,
     async start(proc) {
-      const { embedder, service, metrics } = await startRuntime(proc, { config, logger: root });
+      const { embedder, service, metrics, claims, readiness } = await startRuntime(proc, { config, logger: root });
       if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
       const http = createHttpServer({
         service,
@@ -33,12 +33,13 @@ async function main(): Promise<number> {
         host: config.http.host,
         publicHosts: config.http.publicHosts,
         metrics,
+        readiness,
       });
       proc.add(httpComponent(http));
       const address = await listenOn(http, config.http);
       log.info({ ...address, localPage: config.http.localPage }, 'listening');
 
-      const bot = createDiscordBot({ ...discord, service, logger: root });
+      const bot = createDiscordBot({ ...discord, service, logger: root, claims });
       proc.add(chatComponent('discord', bot));
       await bot.start();
     },

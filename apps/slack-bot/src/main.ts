@@ -1,5 +1,5 @@
 /**
- * Runs lookalike on Slack only, plus /healthz, /metrics and (unless LOCAL_PAGE=off) the local page.
+ * Runs lookalike on Slack only, plus /healthz, /readyz, /metrics and (unless LOCAL_PAGE=off) the local page.
  * Composition root: config → root pino logger → metrics → embedder → catalog → service → Slack bot →
  * the one HTTP server (with POST /slack/events in HTTP mode).
  * runProcess owns SIGTERM/SIGINT: stop taking work, let in-flight answers finish, close everything.
@@ -24,10 +24,10 @@ async function main(): Promise<number> {
   return runProcess({
     logger: root,
     async start(proc) {
-      const { embedder, service, metrics } = await startRuntime(proc, { config, logger: root });
+      const { embedder, service, metrics, claims, readiness } = await startRuntime(proc, { config, logger: root });
       if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
 
-      const bot = createSlackBot({ ...slack, service, logger: root });
+      const bot = createSlackBot({ ...slack, service, logger: root, claims });
       proc.add(chatComponent('slack', bot));
       // Verify the token (and connect, in Socket Mode) before Slack can reach us.
       await bot.start();
@@ -40,6 +40,7 @@ async function main(): Promise<number> {
         host: config.http.host,
         publicHosts: config.http.publicHosts,
         metrics,
+        readiness,
         routes: bot.route === undefined ? [] : [bot.route],
       });
       proc.add(httpComponent(http));

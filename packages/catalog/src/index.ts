@@ -1,7 +1,9 @@
 export { catalogExists, openCatalog, removeCatalogData } from './catalog.js';
 export * from './csv.js';
 export * from './demo.js';
+export { type EmbedOutcome, type EmbedWindowOptions, embedInWindow, sha256Hex } from './embed-window.js';
 export * from './eval.js';
+export { failureOf, isSkippable } from './failures.js';
 export { readStoredWeights } from './migration.js';
 export {
   type EmbedJob,
@@ -16,7 +18,8 @@ export {
   resolveHashed,
   type StoredState,
 } from './plan.js';
+export { PROGRESS_INTERVAL_MS, ProgressTracker, type ProgressTrackerOptions } from './progress.js';
 export * from './scan.js';
-export { DUPLICATE_DISTANCE } from './search.js';
+export { DUPLICATE_DISTANCE, facetOf, type LiveItem, type Searchable, searchItems } from './search.js';
 export { blobToVector, type FailureRow, type ItemRow, SCHEMA_VERSION, vectorToBlob } from './store.js';
 export type { Catalog, CatalogInfo, CatalogItem, CatalogOptions, CatalogReindexSummary } from './types.js';

@@ -90,6 +90,24 @@ export const configSchema = z.object({
   DISCORD_SHARD_IDS: list,
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
+  LOOKALIKE_CATALOG_NAME: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" or "-", at most 63')
+      .default('default'),
+  ),
+  LOOKALIKE_WORKER_CONCURRENCY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[1-9][0-9]{0,3}$/, 'a whole number from 1 to 1024')
+      .transform(Number)
+      .refine((n) => n <= 1024, 'at most 1024')
+      .optional(),
+  ),
+  LOOKALIKE_JOB_ATTEMPTS: int(3, 1, 100),
+  LOOKALIKE_JOB_LOCK_MS: int(30_000, 1_000, 3_600_000),
+  LOOKALIKE_REINDEX_LEASE_MS: int(15_000, 1_000, 3_600_000),
+  LOOKALIKE_NO_WORKER_TIMEOUT_MS: int(10_000, 100, 3_600_000),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -136,7 +154,24 @@ export interface Config {
    * The scale-out engines: PostgreSQL for the shared catalog (`DATABASE_URL`), Redis for the
    * job queue and the state replicas share (`REDIS_URL`). Undefined: the embedded default.
    */
-  scale: { databaseUrl: string | undefined; redisUrl: string | undefined };
+  scale: {
+    databaseUrl: string | undefined;
+    redisUrl: string | undefined;
+    /** The catalog's name in PostgreSQL (several catalogs may share one database). */
+    catalogName: string;
+    worker: {
+      /** Embedding jobs a `lookalike worker` runs at once (the embedder batches them). */
+      concurrency: number;
+      /** BullMQ attempts per job before the item is recorded as failed. */
+      attempts: number;
+      /** BullMQ lock per active job: a killed worker's jobs go to another after this long. */
+      lockMs: number;
+    };
+    /** The reindex lease's ttl: a killed coordinator's run can be resumed this long after. */
+    leaseMs: number;
+    /** The coordinator says REINDEX_NO_WORKERS when no worker was seen this long while jobs wait. */
+    noWorkerTimeoutMs: number;
+  };
   logLevel: RawConfig['LOG_LEVEL'];
   http: {
     host: string;
@@ -249,7 +284,18 @@ export function parseConfig(
       allowedHosts: c.ATTACHMENT_HOSTS,
       allowPrivate: c.LOOKALIKE_FETCH_ALLOW_PRIVATE,
     },
-    scale: { databaseUrl: c.DATABASE_URL, redisUrl: c.REDIS_URL },
+    scale: {
+      databaseUrl: c.DATABASE_URL,
+      redisUrl: c.REDIS_URL,
+      catalogName: c.LOOKALIKE_CATALOG_NAME,
+      worker: {
+        concurrency: c.LOOKALIKE_WORKER_CONCURRENCY ?? 2 * c.LOOKALIKE_BATCH_SIZE,
+        attempts: c.LOOKALIKE_JOB_ATTEMPTS,
+        lockMs: c.LOOKALIKE_JOB_LOCK_MS,
+      },
+      leaseMs: c.LOOKALIKE_REINDEX_LEASE_MS,
+      noWorkerTimeoutMs: c.LOOKALIKE_NO_WORKER_TIMEOUT_MS,
+    },
     logLevel: c.LOG_LEVEL,
     http: { host: c.HOST, port: c.PORT, localPage: c.LOCAL_PAGE, publicHosts: c.LOOKALIKE_PUBLIC_HOSTS },
     discord:

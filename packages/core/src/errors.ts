@@ -21,6 +21,7 @@ export const USER_ERROR_CODES = [
   'INDEX_BUILDING',
   'REINDEX_IN_PROGRESS',
   'REINDEX_MASS_REMOVAL',
+  'REINDEX_NO_WORKERS',
   'FORBIDDEN',
   'HOST_MISDIRECTED',
   'ORIGIN_FORBIDDEN',
@@ -43,6 +44,9 @@ export const INTERNAL_ERROR_CODES = [
   'LABELS_INVALID',
   'RUNTIME_UNAVAILABLE',
   'PLATFORM_ERROR',
+  'DATABASE_UNAVAILABLE',
+  'REDIS_UNAVAILABLE',
+  'WORKER_MODEL_MISMATCH',
   'INTERNAL',
 ] as const;
 
@@ -72,6 +76,8 @@ export const USER_MESSAGES: Readonly<Record<UserErrorCode, string>> = Object.fre
   // The count is quoted by the catalog's own sentence; this is the fallback.
   REINDEX_MASS_REMOVAL:
     'That reindex would remove more than half of the catalog, so I stopped before changing anything. Check the catalog folder, then confirm the removal.',
+  REINDEX_NO_WORKERS:
+    'No embedding worker is running, so the reindex is waiting. Its jobs stay queued: start `lookalike worker`, then run /reindex again to follow it.',
   FORBIDDEN: 'Only admins can do that.',
   HOST_MISDIRECTED: 'This server does not answer to that host name.',
   ORIGIN_FORBIDDEN: 'Requests from other web sites are refused.',

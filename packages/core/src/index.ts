@@ -1,3 +1,4 @@
+export * from './claims.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './format.js';
@@ -5,6 +6,8 @@ export * from './limits.js';
 export * from './media.js';
 export * from './notices.js';
 export * from './ports.js';
+export * from './rate-check.js';
+export * from './readiness.js';
 export * from './service.js';
 export * from './service-types.js';
 export * from './sniff.js';

@@ -85,3 +85,12 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     size: () => buckets.size,
   };
 }
+
+/**
+ * A limiter whose buckets live elsewhere (@lookalike/redis `createSharedRateLimiter`: one bucket
+ * per user for every replica), hence async.
+ */
+export interface AsyncRateLimiter {
+  /** Takes one token for `key`. */
+  take(key: string): Promise<RateDecision>;
+}

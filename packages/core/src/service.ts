@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import PQueue from 'p-queue';
 import { asLookalikeError, LookalikeError } from './errors.js';
-import { createRateLimiter, type RateLimiter } from './limits.js';
+import { type AsyncRateLimiter, createRateLimiter } from './limits.js';
 import type { CollageRenderer, ImageFetcher, ImageInspector, ImageLimits } from './media.js';
 import {
   indexBuildingSentence,
@@ -22,6 +22,7 @@ import {
 import type { CatalogPort, Embedder, Logger, SimilarItem, WeightsInfo } from './ports.js';
 import { silentLogger } from './ports.js';
 import { createQueryEmbedders } from './query-embedders.js';
+import { createRateCheck } from './rate-check.js';
 import type {
   Answer,
   AnswerStage,
@@ -80,6 +81,13 @@ export interface SimilarityServiceOptions {
   observer?: ServiceObserver;
   /** Clock for the rate limiter (tests). @defaultValue Date.now */
   now?: () => number;
+  /**
+   * Rate limiters shared by every replica (@lookalike/redis `createSharedRateLimiter` with
+   * `REDIS_URL`), for chat users and for page clients. While one fails (or takes longer than a
+   * second), this process's own limiter decides, and a warning is logged once per outage.
+   * @defaultValue none: this process's limiters only
+   */
+  sharedRateLimiters?: { chat?: AsyncRateLimiter | undefined; page?: AsyncRateLimiter | undefined };
   /** Reads a result's catalog image. @defaultValue readFile(item.path) */
   loadImage?: (item: SimilarItem) => Promise<Uint8Array>;
   /**
@@ -121,8 +129,19 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
   const startedAt = Date.now();
   const clock = options.now === undefined ? {} : { now: options.now };
   const pageRatePerMinute = settings.pageRatePerMinute ?? settings.ratePerMinute;
-  const chatRate: RateLimiter = createRateLimiter({ ratePerMinute: settings.ratePerMinute, ...clock });
-  const pageRate: RateLimiter = createRateLimiter({ ratePerMinute: pageRatePerMinute, ...clock });
+  const shared = options.sharedRateLimiters ?? {};
+  const chatRate = createRateCheck({
+    local: createRateLimiter({ ratePerMinute: settings.ratePerMinute, ...clock }),
+    shared: shared.chat,
+    logger: log,
+    name: 'chat',
+  });
+  const pageRate = createRateCheck({
+    local: createRateLimiter({ ratePerMinute: pageRatePerMinute, ...clock }),
+    shared: shared.page,
+    logger: log,
+    name: 'page',
+  });
   const queue = new PQueue({ concurrency: settings.concurrency });
   const loadImage = options.loadImage ?? ((item: SimilarItem) => readFile(item.path));
   const answeringWeights = (): WeightsInfo => catalog.answeringWeights?.() ?? embedder.weights;
@@ -162,9 +181,9 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     throw new LookalikeError('INDEX_EMPTY', 'The catalog has no items');
   }
 
-  function checkRate(userId: string, surface: Surface): void {
+  async function checkRate(userId: string, surface: Surface): Promise<void> {
     const page = surface === 'page';
-    const decision = (page ? pageRate : chatRate).take(userId);
+    const decision = await (page ? pageRate : chatRate).take(userId);
     if (!decision.allowed) {
       const limit = page ? pageRatePerMinute : settings.ratePerMinute;
       throw new LookalikeError('RATE_LIMITED', `Rate limit of ${limit}/min reached (${surface})`, {
@@ -316,7 +335,8 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       try {
         if (closed) throw new LookalikeError('BUSY', 'Service is shutting down');
         checkCatalogState();
-        checkRate(opts.userId, surface);
+        await checkRate(opts.userId, surface);
+        if (closed) throw new LookalikeError('BUSY', 'Service is shutting down');
         if (queue.size >= settings.queueMax) {
           throw new LookalikeError('BUSY', `Queue full (${queue.size} waiting)`, {
             details: { queueDepth: queue.size, inFlight: queue.pending },

@@ -3,8 +3,8 @@
  * registers the listeners (listeners/*.ts), and owns start and stop.
  */
 import { DEFAULT_PROGRESS_INTERVAL_MS } from '@lookalike/chat';
-import type { Logger, SimilarityService } from '@lookalike/core';
-import { LookalikeError, silentLogger } from '@lookalike/core';
+import type { EventClaims, Logger, SimilarityService } from '@lookalike/core';
+import { createMemoryClaims, LookalikeError, silentLogger } from '@lookalike/core';
 import { Client, type ClientOptions, Events, GatewayIntentBits } from 'discord.js';
 import { DISALLOWED_INTENTS, gatewayRefusal, loginError, MESSAGE_CONTENT_HINT, safeErr } from './errors.js';
 import { onInteractionCreate } from './listeners/interaction-create.js';
@@ -36,6 +36,11 @@ export interface DiscordBotOptions {
    * so replicas with disjoint ids answer each message once. @defaultValue every shard, one process
    */
   shards?: { count: number; ids: readonly number[] } | undefined;
+  /**
+   * "Answered once" for image posts (`discord:<message id>`). With `REDIS_URL` the runtime
+   * passes claims shared by every replica. @defaultValue claims in this process's memory
+   */
+  claims?: EventClaims;
 }
 
 export interface DiscordBot {
@@ -85,6 +90,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     },
     state: { contentHintLogged: false },
+    claims: options.claims ?? createMemoryClaims(),
     botUserId: () => client.user?.id,
     stopping: () => stopping,
   };

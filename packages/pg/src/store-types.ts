@@ -45,11 +45,30 @@ export interface RemovedItem {
   version: number;
 }
 
-/** A live item as a planner sees it: its content hash and whether the model has its vector. */
+/** A live item as a planner sees it: its content hash, metadata and whether the model has its vector. */
 export interface ListedItem {
   sourceKey: string;
   contentHash: string;
+  metadata: Record<string, unknown>;
   embedded: boolean;
+}
+
+/** A new metadata for a live item whose content is unchanged (a relabel: no re-embedding). */
+export interface RelabelInput {
+  sourceKey: string;
+  /** The content hash the planner saw: the row is relabelled only while it still holds this content. */
+  expectedHash: string;
+  metadata: Record<string, unknown>;
+}
+
+/** A live item's metadata, without vectors (what a replica joins to the vectors it loaded). */
+export interface LiveItemRow {
+  /** The item's id (a replica's FAISS id). */
+  id: number;
+  sourceKey: string;
+  metadata: Record<string, unknown>;
+  /** The catalog version that last changed the item's content or metadata. */
+  version: number;
 }
 
 export interface WriteResult {
@@ -126,6 +145,19 @@ export interface PgStore {
   removeItems(catalog: string, sourceKeys: readonly string[]): Promise<WriteResult>;
   /** The live items, by source key, with whether `model` has their vector (what a reindex plans against). */
   listItems(catalog: string, model: string): Promise<ListedItem[]>;
+  /**
+   * True when the live item at `sourceKey` holds `contentHash` and `model` has its vector (a job
+   * that already stored its work, e.g. run again after its worker died between commit and ack).
+   */
+  isEmbedded(catalog: string, sourceKey: string, contentHash: string, model: string): Promise<boolean>;
+  /**
+   * Sets the metadata of live items still holding `expectedHash` (others are skipped), in one
+   * transaction that bumps the version and notifies when something changed. Vectors stay; a
+   * replica sees the items as upserts in `changesSince`.
+   */
+  relabelItems(catalog: string, rows: readonly RelabelInput[]): Promise<WriteResult>;
+  /** The live items' ids and metadata, no vectors (a replica's load, beside `loadVectors`). */
+  liveItems(catalog: string): Promise<LiveItemRow[]>;
   /** Every change above `version` as `model` sees it, as of one snapshot: only that model's vectors. */
   changesSince(catalog: string, version: number, model: string): Promise<Changes>;
   /** Streams the live items' ids and vectors of one model (binary COPY) into Float32Array chunks. */
@@ -143,4 +175,8 @@ export interface PgStore {
   startRun(catalog: string): Promise<number>;
   finishRun(id: number, status: Exclude<RunStatus, 'running'>, counts: Record<string, number>): Promise<void>;
   getRun(id: number): Promise<ReindexRun | undefined>;
+  /** The catalog's newest run still `running` (a killed coordinator's, to resume), if any. */
+  runningRun(catalog: string): Promise<ReindexRun | undefined>;
+  /** Records a running run's counts so far (what a resumed run starts from). */
+  updateRunCounts(id: number, counts: Record<string, number>): Promise<void>;
 }

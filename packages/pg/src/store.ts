@@ -8,7 +8,16 @@ import type { Logger } from '@lookalike/core';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { CATALOG_CHANNEL, listenCatalogVersions } from './listen.js';
-import type { ItemInput, PgStore, RemovedItem, RunStatus, StaleItem, StoredItem } from './store-types.js';
+import type {
+  ItemInput,
+  PgStore,
+  ReindexRun,
+  RelabelInput,
+  RemovedItem,
+  RunStatus,
+  StaleItem,
+  StoredItem,
+} from './store-types.js';
 import { CopyVectorDecoder, decodeVector, encodeVector } from './vectors.js';
 
 /** Rows per INSERT statement of a batch (all in the batch's one transaction). */
@@ -63,6 +72,29 @@ async function bump(client: pg.PoolClient, catalog: string, version: number): Pr
   await client.query('UPDATE catalogs SET version = $2, updated_at = now() WHERE name = $1', [catalog, version]);
   // Delivered at commit, in commit order, to every listening connection.
   await client.query('SELECT pg_notify($1, $2)', [CATALOG_CHANNEL, JSON.stringify({ catalog, version })]);
+}
+
+interface RunRow {
+  id: string;
+  catalog: string;
+  started_at: Date;
+  finished_at: Date | null;
+  status: RunStatus;
+  counts: Record<string, number>;
+}
+
+const RUN_COLUMNS = 'id, catalog, started_at, finished_at, status, counts';
+
+function runOf(row: RunRow | undefined): ReindexRun | undefined {
+  if (row === undefined) return undefined;
+  return {
+    id: Number(row.id),
+    catalog: row.catalog,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at ?? undefined,
+    status: row.status,
+    counts: row.counts,
+  };
 }
 
 export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgStore {
@@ -216,9 +248,23 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
       });
     },
 
+    async isEmbedded(catalog, sourceKey, contentHash, model) {
+      const r = await pool.query(
+        `SELECT 1 FROM items i JOIN vectors x ON x.item_id = i.id AND x.model = $4
+          WHERE i.catalog = $1 AND i.source_key = $2 AND i.content_hash = $3 AND NOT i.deleted`,
+        [catalog, sourceKey, contentHash, model],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+
     async listItems(catalog, model) {
-      const r = await pool.query<{ source_key: string; content_hash: string; embedded: boolean }>(
-        `SELECT i.source_key, i.content_hash,
+      const r = await pool.query<{
+        source_key: string;
+        content_hash: string;
+        metadata: Record<string, unknown>;
+        embedded: boolean;
+      }>(
+        `SELECT i.source_key, i.content_hash, i.metadata,
                 EXISTS (SELECT 1 FROM vectors x WHERE x.item_id = i.id AND x.model = $2) AS embedded
            FROM items i WHERE i.catalog = $1 AND NOT i.deleted ORDER BY i.source_key`,
         [catalog, model],
@@ -226,7 +272,58 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
       return r.rows.map((row) => ({
         sourceKey: row.source_key,
         contentHash: row.content_hash,
+        metadata: row.metadata,
         embedded: row.embedded,
+      }));
+    },
+
+    async relabelItems(catalog, rows) {
+      // The last row of a source key wins (one statement may not touch a row twice).
+      const byKey = new Map<string, RelabelInput>();
+      for (const row of rows) byKey.set(row.sourceKey, row);
+      const unique = [...byKey.values()];
+      return inTransaction(pool, 'BEGIN', async (client) => {
+        const current = await lockCatalog(client, catalog);
+        const next = current + 1;
+        let changed = 0;
+        for (let i = 0; i < unique.length; i += ROWS_PER_STATEMENT) {
+          const part = unique.slice(i, i + ROWS_PER_STATEMENT);
+          // Only a live item still holding the planned content, and only when its metadata differs.
+          const r = await client.query(
+            `UPDATE items AS i SET metadata = u.m::jsonb, version = $5, updated_at = now()
+               FROM unnest($2::text[], $3::text[], $4::text[]) AS u(k, e, m)
+              WHERE i.catalog = $1 AND i.source_key = u.k AND NOT i.deleted AND i.content_hash = u.e
+                AND i.metadata <> u.m::jsonb`,
+            [
+              catalog,
+              part.map((p) => p.sourceKey),
+              part.map((p) => p.expectedHash),
+              part.map((p) => JSON.stringify(p.metadata)),
+              next,
+            ],
+          );
+          changed += r.rowCount ?? 0;
+        }
+        if (changed === 0) return { version: current, changed };
+        await bump(client, catalog, next);
+        return { version: next, changed };
+      });
+    },
+
+    async liveItems(catalog) {
+      const r = await pool.query<{
+        id: string;
+        source_key: string;
+        metadata: Record<string, unknown>;
+        version: string;
+      }>('SELECT id, source_key, metadata, version FROM items WHERE catalog = $1 AND NOT deleted ORDER BY id', [
+        catalog,
+      ]);
+      return r.rows.map((row) => ({
+        id: Number(row.id),
+        sourceKey: row.source_key,
+        metadata: row.metadata,
+        version: Number(row.version),
       }));
     },
 
@@ -354,24 +451,24 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
     },
 
     async getRun(id) {
-      const r = await pool.query<{
-        id: string;
-        catalog: string;
-        started_at: Date;
-        finished_at: Date | null;
-        status: RunStatus;
-        counts: Record<string, number>;
-      }>('SELECT id, catalog, started_at, finished_at, status, counts FROM reindex_runs WHERE id = $1', [id]);
-      const row = r.rows[0];
-      if (row === undefined) return undefined;
-      return {
-        id: Number(row.id),
-        catalog: row.catalog,
-        startedAt: row.started_at,
-        finishedAt: row.finished_at ?? undefined,
-        status: row.status,
-        counts: row.counts,
-      };
+      const r = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM reindex_runs WHERE id = $1`, [id]);
+      return runOf(r.rows[0]);
+    },
+
+    async runningRun(catalog) {
+      const r = await pool.query<RunRow>(
+        `SELECT ${RUN_COLUMNS} FROM reindex_runs WHERE catalog = $1 AND status = 'running'
+          ORDER BY started_at DESC, id DESC LIMIT 1`,
+        [catalog],
+      );
+      return runOf(r.rows[0]);
+    },
+
+    async updateRunCounts(id, counts) {
+      await pool.query("UPDATE reindex_runs SET counts = $2::jsonb WHERE id = $1 AND status = 'running'", [
+        id,
+        JSON.stringify(counts),
+      ]);
     },
   };
 }

@@ -1,4 +1,14 @@
+export type { ClusterReindexSummary } from '@lookalike/cluster';
+export {
+  type ClusterCommandOptions,
+  type ClusterReindexing,
+  missingWorkerVariables,
+  openClusterReindexing,
+  startWorkerRuntime,
+  type WorkerRuntime,
+} from './cluster-commands.js';
 export { chatComponent, closeComponent, httpComponent } from './components.js';
+export { type Engines, openEngines, redactUrl } from './engines.js';
 export {
   type EventLoopLag,
   type EventLoopMonitor,
@@ -22,5 +32,13 @@ export {
   type ShutdownStep,
   type SignalSource,
 } from './process.js';
-export { embedderOptionsFrom, type OpenRuntimeOptions, openRuntime, type Runtime, unwiredEngines } from './runtime.js';
+export {
+  embedderOptionsFrom,
+  type OpenRuntimeOptions,
+  openRuntime,
+  type Runtime,
+  type RuntimeCatalog,
+  type RuntimeCatalogInfo,
+  type RuntimeStore,
+} from './runtime.js';
 export { listenOn, type StartedRuntime, startRuntime } from './start.js';

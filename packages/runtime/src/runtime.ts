@@ -1,22 +1,39 @@
 /**
  * The shared wiring of every process that answers photos (`lookalike start`, the Discord-only
- * and Slack-only apps): configuration → embedder → catalog → SimilarityService (with its
- * inspector, fetcher and collage renderer). Each app's main.ts owns its root logger, its HTTP
- * server and its adapters; runProcess (process.ts) owns signals and shutdown.
+ * and Slack-only apps): configuration → (PostgreSQL, Redis) → embedder → catalog →
+ * SimilarityService (with its inspector, fetcher and collage renderer). Each app's main.ts owns
+ * its root logger, its HTTP server and its adapters; runProcess (process.ts) owns signals and
+ * shutdown.
  *
- * The embedder, catalog, renderer and fetcher packages (native addons, HTTP client) are loaded
- * when openRuntime runs, so importing this package stays cheap for commands that only log.
+ * Without `DATABASE_URL` the catalog is the embedded SQLite one in the data dir, exactly as
+ * before. With it, the catalog is a replica of the PostgreSQL catalog (loaded into FAISS, then
+ * following changes), reindexed in this process or, with `REDIS_URL` too, by the BullMQ
+ * coordinator and the workers. `REDIS_URL` also shares the rate limits and the bots'
+ * "answered once" claims between replicas.
+ *
+ * The embedder, catalog, renderer, fetcher and engine packages (native addons, HTTP and database
+ * clients) are loaded when openRuntime runs, so importing this package stays cheap for commands
+ * that only log.
  */
 import type { Catalog } from '@lookalike/catalog';
+import type { ReplicaCatalog } from '@lookalike/cluster';
 import {
+  type CatalogPort,
   type Config,
   createSimilarityService,
+  type EventClaims,
   type Logger,
+  LookalikeError,
+  type ModelMigration,
+  type ReadinessProbe,
   type ServiceObserver,
   type SimilarityService,
   serviceSettingsFrom,
+  type WeightsInfo,
 } from '@lookalike/core';
 import type { EmbedderOptions, ImageEmbedder } from '@lookalike/embedder';
+import { clusterSpec, openReplica, processReadiness, sharedState } from './cluster-parts.js';
+import { type Engines, openEngines } from './engines.js';
 import { openPreviousModel } from './previous-model.js';
 
 /** The embedder options that `config` describes (callers may spread overrides over them). */
@@ -37,17 +54,6 @@ export function embedderOptionsFrom(config: Config, logger: Logger): EmbedderOpt
   };
 }
 
-/**
- * The scale-out variables that are set although this release does not use them yet (the
- * @lookalike/pg and @lookalike/redis stores exist, the wiring does not): openRuntime warns about
- * them instead of ignoring them silently.
- */
-export function unwiredEngines(config: Pick<Config, 'scale'>): string[] {
-  return Object.entries({ DATABASE_URL: config.scale.databaseUrl, REDIS_URL: config.scale.redisUrl })
-    .filter(([, url]) => url !== undefined)
-    .map(([name]) => name);
-}
-
 export interface OpenRuntimeOptions {
   config: Config;
   logger: Logger;
@@ -65,56 +71,175 @@ export interface OpenRuntimeOptions {
   observer?: ServiceObserver;
 }
 
+/** What start-up messages read of the catalog, in both modes. */
+export interface RuntimeCatalogInfo {
+  size: number;
+  imagesDir: string | undefined;
+  labelsPath: string | undefined;
+  indexKind: 'flat' | 'hnsw';
+  /** Weights the stored vectors were made with (undefined for a new SQLite catalog). */
+  storedWeights: { source: string; md5: string } | undefined;
+  /** True when the stored vectors were made with other weights (a SQLite model change to finish). */
+  modelMismatch: boolean;
+}
+
+/** The catalog as the runtime's callers see it: the SQLite catalog, or a view of the replica. */
+export interface RuntimeCatalog extends CatalogPort {
+  readonly weights: WeightsInfo;
+  answeringWeights(): WeightsInfo;
+  migration(): ModelMigration | null;
+  info(): RuntimeCatalogInfo;
+}
+
+/** Where the catalog lives. */
+export type RuntimeStore =
+  | { kind: 'sqlite'; catalog: Catalog }
+  | {
+      kind: 'postgres';
+      /** The replica of the PostgreSQL catalog (status, version, whenAt). */
+      catalog: ReplicaCatalog;
+      /** LOOKALIKE_CATALOG_NAME. */
+      name: string;
+      /** True with REDIS_URL: reindexes are coordinated, `lookalike worker`s embed. */
+      coordinated: boolean;
+    };
+
 export interface Runtime {
   embedder: ImageEmbedder;
   /**
    * The model the catalog's vectors were made with, during a model change when it is kept in
    * `<modelsDir>/previous/`: queries use it until the catalog swaps, then the service disposes it.
+   * (SQLite only.)
    */
   previousEmbedder: ImageEmbedder | undefined;
-  catalog: Catalog;
+  catalog: RuntimeCatalog;
+  store: RuntimeStore;
   service: SimilarityService;
-  /** Closes the service, which stops a running reindex at a checkpoint, the catalog and the embedder. */
+  /** "Answered once" for the bots: shared through Redis with REDIS_URL, this process's memory otherwise. */
+  claims: EventClaims;
+  /** What GET /readyz reports: database, Redis (when configured) and the index. */
+  readiness: ReadinessProbe;
+  /**
+   * Closes the service (which stops a running reindex at a checkpoint, closes the catalog and
+   * the embedder), then Redis and PostgreSQL.
+   */
   close(): Promise<void>;
 }
 
 /**
- * Opens the process's one embedder, catalog and service.
- * @throws LookalikeError MODEL_NOT_FOUND, MODEL_INVALID, FAISS_UNAVAILABLE, INDEX_MODEL_MISMATCH
+ * Opens the process's one embedder, catalog and service (and its PostgreSQL and Redis clients).
+ * @throws LookalikeError MODEL_NOT_FOUND, MODEL_INVALID, FAISS_UNAVAILABLE, INDEX_MODEL_MISMATCH,
+ *   DATABASE_UNAVAILABLE, REDIS_UNAVAILABLE (the URL named without its password), CONFIG_INVALID
+ *   (PostgreSQL mode without LOOKALIKE_CATALOG_DIR)
  */
 export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
-  const engines = unwiredEngines(config);
-  if (engines.length > 0) {
-    // Said plainly rather than ignored: the scale-out stores exist as packages but are not wired in yet.
-    logger.warn(
-      { variables: engines },
-      `${engines.join(' and ')} set, but this release still runs the embedded SQLite catalog in this process`,
+  const dirs = options.catalog ?? config.catalog;
+  if (config.scale.databaseUrl !== undefined && dirs.imagesDir === undefined) {
+    throw new LookalikeError(
+      'CONFIG_INVALID',
+      'DATABASE_URL is set but LOOKALIKE_CATALOG_DIR is not: a replica shows results from the images folder (the shared folder, mounted at this machine’s path)',
+      { details: { variables: ['LOOKALIKE_CATALOG_DIR'] } },
     );
   }
-  const [
-    { createEmbedder, readDisplayableImage },
-    { openCatalog },
-    { createFetcher },
-    { createCollageRenderer, createImageInspector },
-  ] = await Promise.all([
-    import('@lookalike/embedder'),
-    import('@lookalike/catalog'),
-    import('@lookalike/fetch'),
-    import('@lookalike/render'),
-  ]);
-  const embedder = options.embedder ?? (await createEmbedder(embedderOptionsFrom(config, logger)));
-  const dirs = options.catalog ?? config.catalog;
-  let catalog: Catalog;
-  let previousEmbedder: ImageEmbedder | undefined;
+  const engines = await openEngines(config, logger);
+  let embedder: ImageEmbedder | undefined = options.embedder;
   try {
-    previousEmbedder = await openPreviousModel({
-      dataDir: config.dataDir,
-      embedder: embedderOptionsFrom(config, logger),
-      current: embedder.weights,
+    const [
+      { createEmbedder, readDisplayableImage },
+      { createFetcher },
+      { createCollageRenderer, createImageInspector },
+    ] = await Promise.all([import('@lookalike/embedder'), import('@lookalike/fetch'), import('@lookalike/render')]);
+    embedder ??= await createEmbedder(embedderOptionsFrom(config, logger));
+    const opened = await openCatalogOf(options, engines, embedder, dirs);
+    const shared = await sharedState(config, engines, logger);
+    const service = createSimilarityService({
+      embedder,
+      ...(opened.previousEmbedder === undefined ? {} : { previousEmbedder: opened.previousEmbedder }),
+      catalog: opened.catalog,
+      inspector: createImageInspector(config.image),
+      fetcher: createFetcher({ ...config.fetch, limits: config.image, logger }),
+      collage: createCollageRenderer(),
+      settings: serviceSettingsFrom(config),
+      sharedRateLimiters: shared.rateLimiters,
+      // Result images as people see them: HEIC catalog files become JPEG for tiles, cards and chats.
+      loadImage: (item) => readDisplayableImage(item.path, config.image),
       logger,
+      ...(options.observer === undefined ? {} : { observer: options.observer }),
     });
-    catalog = await openCatalog({
+    const replica = opened.store.kind === 'postgres' ? opened.store.catalog : undefined;
+    return {
+      embedder,
+      previousEmbedder: opened.previousEmbedder,
+      catalog: opened.catalog,
+      store: opened.store,
+      service,
+      claims: shared.claims,
+      readiness: processReadiness(engines, opened.catalog, replica),
+      async close() {
+        try {
+          await service.close();
+        } finally {
+          await engines.close();
+        }
+      },
+    };
+  } catch (err) {
+    await embedder?.dispose().catch(() => {});
+    await engines.close().catch(() => {});
+    throw err;
+  }
+}
+
+interface OpenedCatalog {
+  catalog: RuntimeCatalog;
+  store: RuntimeStore;
+  previousEmbedder: ImageEmbedder | undefined;
+}
+
+/** The SQLite catalog (and a model change's previous model), or the PostgreSQL replica. */
+async function openCatalogOf(
+  options: OpenRuntimeOptions,
+  engines: Engines,
+  embedder: ImageEmbedder,
+  dirs: { imagesDir: string | undefined; labelsPath: string | undefined },
+): Promise<OpenedCatalog> {
+  const { config, logger } = options;
+  if (engines.pg !== undefined) {
+    const replica = await openReplica(config, engines, clusterSpec(config, embedder, dirs), embedder, logger);
+    const view: RuntimeCatalog = {
+      ...replica,
+      answeringWeights: () => replica.weights,
+      migration: () => null,
+      info: () => ({
+        size: replica.size(),
+        imagesDir: dirs.imagesDir,
+        labelsPath: dirs.labelsPath,
+        indexKind: config.index.kind,
+        storedWeights: { source: replica.weights.source, md5: replica.weights.md5 },
+        modelMismatch: false,
+      }),
+    };
+    return {
+      catalog: view,
+      store: {
+        kind: 'postgres',
+        catalog: replica,
+        name: config.scale.catalogName,
+        coordinated: engines.redis !== undefined,
+      },
+      previousEmbedder: undefined,
+    };
+  }
+  const { openCatalog } = await import('@lookalike/catalog');
+  const previousEmbedder = await openPreviousModel({
+    dataDir: config.dataDir,
+    embedder: embedderOptionsFrom(config, logger),
+    current: embedder.weights,
+    logger,
+  });
+  try {
+    const catalog = await openCatalog({
       dataDir: config.dataDir,
       imagesDir: dirs.imagesDir,
       labelsPath: dirs.labelsPath,
@@ -125,23 +250,9 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
       allowModelMismatch: options.allowModelMismatch ?? true,
       answerFromStored: previousEmbedder !== undefined,
     });
+    return { catalog, store: { kind: 'sqlite', catalog }, previousEmbedder };
   } catch (err) {
     await previousEmbedder?.dispose();
-    await embedder.dispose();
     throw err;
   }
-  const service = createSimilarityService({
-    embedder,
-    ...(previousEmbedder === undefined ? {} : { previousEmbedder }),
-    catalog,
-    inspector: createImageInspector(config.image),
-    fetcher: createFetcher({ ...config.fetch, limits: config.image, logger }),
-    collage: createCollageRenderer(),
-    settings: serviceSettingsFrom(config),
-    // Result images as people see them: HEIC catalog files become JPEG for tiles, cards and chats.
-    loadImage: (item) => readDisplayableImage(item.path, config.image),
-    logger,
-    ...(options.observer === undefined ? {} : { observer: options.observer }),
-  });
-  return { embedder, previousEmbedder, catalog, service, close: () => service.close() };
 }

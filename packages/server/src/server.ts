@@ -1,6 +1,6 @@
 /**
- * The process's one HTTP server (node:http): the local page and its API, /healthz, /metrics,
- * and routes mounted by adapters (Slack's /slack/events).
+ * The process's one HTTP server (node:http): the local page and its API, /healthz (liveness),
+ * /readyz (readiness), /metrics, and routes mounted by adapters (Slack's /slack/events).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,6 +15,7 @@ import {
   itemTitle,
   type Logger,
   LookalikeError,
+  type ReadinessProbe,
   type ResultImage,
   type SimilarityService,
   silentLogger,
@@ -41,12 +42,18 @@ export interface MetricsSource {
 export interface HttpServerOptions {
   service: SimilarityService;
   logger?: Logger;
-  /** Serve the local page and its /api. When false, only /healthz, /metrics and mounted routes. @defaultValue true */
+  /** Serve the local page and its /api. When false, only /healthz, /readyz, /metrics and mounted routes. @defaultValue true */
   localPage?: boolean;
   /** The configured image limits (config.image): bound uploads, quoted on the page and in errors. @defaultValue core's defaults */
   imageLimits?: ImageLimits;
   /** Served at GET /metrics (whether or not the local page is on). Absent: /metrics is 404. */
   metrics?: MetricsSource;
+  /**
+   * What GET /readyz reports: 200 `{ ready: true, checks }` when every check is ok, else 503
+   * `{ ready: false, checks }` (the runtime's: database, Redis, index loaded and its version).
+   * @defaultValue one check, `catalog`: the catalog is open (its size as detail); always ready
+   */
+  readiness?: ReadinessProbe;
   routes?: readonly HttpRoute[];
   /** How long a collage and its result images stay fetchable. @defaultValue 600000 (10 min) */
   answerTtlMs?: number;
@@ -62,7 +69,7 @@ export interface HttpServerOptions {
    * The configured HOST (`config.http.host`). The page and /api answer only requests whose Host
    * header (port ignored) is this host, `localhost`, `127.0.0.1`, `[::1]` or one of `publicHosts`;
    * others get `421 HOST_MISDIRECTED` (DNS rebinding). `0.0.0.0` / `::` mean every local
-   * interface: the machine's interface addresses are accepted too. /healthz, /metrics and mounted
+   * interface: the machine's interface addresses are accepted too. /healthz, /readyz, /metrics and mounted
    * routes (Slack's signed events) are not checked.
    * @defaultValue the host given to listen()
    */
@@ -152,6 +159,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const localPage = options.localPage ?? true;
   const imageLimits = options.imageLimits ?? DEFAULT_IMAGE_LIMITS;
   const metrics = options.metrics;
+  const readiness: ReadinessProbe =
+    options.readiness ??
+    (async () => ({
+      ready: true,
+      checks: { catalog: { ok: true, detail: `${service.status().catalogSize} items` } },
+    }));
   const ttl = options.answerTtlMs ?? 600_000;
   const maxAnswers = options.maxAnswers ?? 32;
   const closeGraceMs = options.closeGraceMs ?? 10_000;
@@ -287,6 +300,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (path === '/healthz') {
       sendJson(res, 200, { ok: true, catalogSize: service.status().catalogSize });
+      return;
+    }
+    if (path === '/readyz') {
+      const { ready, checks } = await readiness();
+      sendJson(res, ready ? 200 : 503, { ready, checks });
       return;
     }
     if (path === '/metrics' && metrics !== undefined && (method === 'GET' || method === 'HEAD')) {

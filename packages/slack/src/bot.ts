@@ -5,7 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_PROGRESS_INTERVAL_MS } from '@lookalike/chat';
-import { asLookalikeError, type Logger, LookalikeError, type SimilarityService } from '@lookalike/core';
+import {
+  asLookalikeError,
+  createMemoryClaims,
+  type EventClaims,
+  type Logger,
+  LookalikeError,
+  type SimilarityService,
+} from '@lookalike/core';
 import {
   App,
   type BlockButtonAction,
@@ -25,7 +32,6 @@ import { onSimilarCommand } from './listeners/similar-command.js';
 import type { MessageEvent, ReindexButtonPress, Respond, ShareEvent, SlackDeps } from './listeners/types.js';
 import { parseReindexButtonValue, REINDEX_ACTIONS } from './render.js';
 import { toSlackLogger } from './slack-logger.js';
-import { TtlSet } from './ttl-cache.js';
 
 export interface SlackBotOptions {
   service: SimilarityService;
@@ -46,6 +52,12 @@ export interface SlackBotOptions {
   progressIntervalMs?: number;
   /** How far back /similar looks for the user's photo. @defaultValue 24 h */
   historyWindowMs?: number;
+  /**
+   * "Answered once" for shares (`slack:<channel>:<ts>`): a share arrives as file_share and as
+   * app_mention, and Slack retries events, maybe to another replica. With `REDIS_URL` the
+   * runtime passes claims shared by every replica. @defaultValue claims in this process's memory
+   */
+  claims?: EventClaims;
 }
 
 /** A route for the process's one HTTP server. */
@@ -157,7 +169,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       historyWindowMs: options.historyWindowMs ?? 24 * 3600_000,
       adminUserIds: options.adminUserIds ?? [],
     },
-    state: { seen: new TtlSet(), runningReindex: undefined },
+    state: { runningReindex: undefined },
+    claims: options.claims ?? createMemoryClaims(),
     stopping: () => state === 'stopped',
   };
   /** The listeners' dependencies, with the Web API of the client Bolt gave this event. */

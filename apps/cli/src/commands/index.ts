@@ -1,95 +1,24 @@
 /**
  * `lookalike index DIR [--labels CSV] [--index flat|hnsw] [--batch N] [--allow-removals]`
- * Incrementally (re)indexes a folder of images into the catalog in the data dir, with a
- * progress bar on stderr and a summary on stdout. A run that would remove more than half of the
+ * Incrementally (re)indexes a folder of images into the catalog in the data dir (with
+ * DATABASE_URL: into the PostgreSQL catalog, see index-cluster.ts), with a progress bar on
+ * stderr and a summary on stdout. A run that would remove more than half of the
  * catalog (an empty, missing or unmounted folder) changes nothing and exits 1 unless
  * `--allow-removals` is given.
  */
 import { type CatalogReindexSummary, openCatalog } from '@lookalike/catalog';
-import { LookalikeError, type ReindexProgress } from '@lookalike/core';
-import cliProgress from 'cli-progress';
-import { type CliContext, defineCommand, usageError } from '../context.js';
+import { LookalikeError } from '@lookalike/core';
+import { defineCommand, usageError } from '../context.js';
 import { openEmbedder } from '../embedder.js';
+import { progressReporter } from '../progress.js';
+import { runClusterIndex } from './index-cluster.js';
+
+export { formatSeconds, progressReporter } from '../progress.js';
 
 const USAGE = 'index [DIR] [--labels CSV] [--index flat|hnsw] [--batch N] [--allow-removals]';
 
 /** What the CLI adds to the catalog's mass-removal sentence. */
 export const ALLOW_REMOVALS_HINT = 'Nothing was removed. If the removal is intended, re-run with --allow-removals.';
-
-const PHASE_LABEL: Record<ReindexProgress['phase'], string> = {
-  scanning: 'Scanning ',
-  hashing: 'Hashing  ',
-  removing: 'Removing ',
-  embedding: 'Embedding',
-  done: 'Done     ',
-};
-
-/** A cli-progress bar on a TTY; one line per phase otherwise. */
-export function progressReporter(ctx: CliContext): { update(p: ReindexProgress): void; stop(): void } {
-  const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
-  let phase: string | undefined;
-  if (!tty) {
-    // Logs and pipes: one line per phase, and every 10 % of the embedding.
-    let nextTenth = 1;
-    return {
-      update(p) {
-        if (p.phase !== phase) {
-          phase = p.phase;
-          nextTenth = 1;
-          if (p.phase !== 'done' && p.total > 0) ctx.stderr.write(`${PHASE_LABEL[p.phase].trim()}: ${p.total}\n`);
-          return;
-        }
-        if (p.phase === 'embedding' && p.total > 0 && p.done >= (nextTenth * p.total) / 10) {
-          while (p.done >= (nextTenth * p.total) / 10) nextTenth++;
-          const eta = p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds);
-          ctx.stderr.write(`  ${p.done}/${p.total} (${p.rate.toFixed(1)}/s, ETA ${eta})\n`);
-        }
-      },
-      stop() {},
-    };
-  }
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: ctx.stderr as NodeJS.WriteStream,
-      format: '{phase} [{bar}] {value}/{total} | {rate}/s | ETA {eta_s}',
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
-      hideCursor: true,
-      clearOnComplete: false,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(p) {
-      const payload = {
-        phase: PHASE_LABEL[p.phase],
-        rate: p.rate.toFixed(1),
-        eta_s: p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds),
-      };
-      if (!started) {
-        bar.start(p.total, p.done, payload);
-        started = true;
-      } else {
-        if (p.phase !== phase) bar.setTotal(p.total);
-        bar.update(p.done, payload);
-      }
-      phase = p.phase;
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
-}
-
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${Math.round(s)}s`;
-  const m = Math.floor(s / 60);
-  return m < 60
-    ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`
-    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
 
 export function formatSummary(s: CatalogReindexSummary): string {
   const lines = [
@@ -113,7 +42,8 @@ export function formatSummary(s: CatalogReindexSummary): string {
 
 export const indexCommand = defineCommand({
   name: 'index',
-  summary: 'index a folder of images (incremental: only new/changed images are embedded)',
+  summary:
+    'index a folder of images (incremental: only new/changed images are embedded; with DATABASE_URL into PostgreSQL, embedded by `lookalike worker`s when REDIS_URL is set too)',
   usage: USAGE,
   options: {
     labels: { type: 'string' },
@@ -130,6 +60,16 @@ export const indexCommand = defineCommand({
     if (!Number.isInteger(batchSize) || batchSize < 1)
       return usageError(ctx, USAGE, '--batch must be a positive integer');
     const labelsPath = values.labels ?? (positionals[0] === undefined ? ctx.config.catalog.labelsPath : undefined);
+    if (ctx.config.scale.databaseUrl !== undefined) {
+      return runClusterIndex(ctx, {
+        usage: USAGE,
+        dir,
+        labelsPath,
+        batchSize,
+        allowRemovals: values['allow-removals'] === true,
+        massRemovalHint: ALLOW_REMOVALS_HINT,
+      });
+    }
 
     const embedder = await openEmbedder(ctx, { batchSize });
     const progress = progressReporter(ctx);

@@ -1,9 +1,11 @@
 /**
  * `lookalike start` (what `npm start` runs): everything configured, in one process.
  * Opens the embedder and the catalog (the demo catalog when none is configured, drawn on first
- * run), builds the one SimilarityService, serves the local page, API and /metrics on HOST:PORT
- * at once, starts the incremental index in the background through the service (items become
- * searchable batch by batch) and then the chat adapters whose tokens are configured.
+ * run), builds the one SimilarityService, serves the local page, API, /healthz, /readyz and
+ * /metrics on HOST:PORT at once, starts the incremental index in the background through the
+ * service (items become searchable batch by batch) and then the chat adapters whose tokens are
+ * configured. With DATABASE_URL it is a replica of the PostgreSQL catalog instead: it loads and
+ * follows the catalog, and indexes only when asked (`lookalike index`, /reindex).
  * runProcess owns the shutdown: stop taking work, in-flight answers finish, bots log out,
  * service/catalog/embedder close, exit 0.
  */
@@ -35,6 +37,16 @@ async function resolveCatalogDirs(
   ctx: CliContext,
 ): Promise<{ imagesDir: string; labelsPath: string | undefined; demo: boolean }> {
   const configured = ctx.config.catalog;
+  if (ctx.config.scale.databaseUrl !== undefined) {
+    // A replica shows results from the shared images folder: there is no demo catalog to draw.
+    if (configured.imagesDir === undefined) {
+      throw new LookalikeError(
+        'CONFIG_INVALID',
+        'DATABASE_URL is set: set LOOKALIKE_CATALOG_DIR to this machine’s mount of the catalog’s images folder',
+      );
+    }
+    return { imagesDir: configured.imagesDir, labelsPath: configured.labelsPath, demo: false };
+  }
   if (configured.imagesDir !== undefined) {
     // A missing folder beside a stored catalog (an unmounted share) is not fatal: the catalog
     // answers, and the background index refuses the mass removal (REINDEX_MASS_REMOVAL).
@@ -108,7 +120,12 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
   const { config, logger } = ctx;
   const dirs = await resolveCatalogDirs(ctx);
   const embedder = await openEmbedder(ctx);
-  const { catalog, service, metrics } = await startRuntime(proc, { config, logger, embedder, catalog: dirs });
+  const { catalog, store, service, metrics, claims, readiness } = await startRuntime(proc, {
+    config,
+    logger,
+    embedder,
+    catalog: dirs,
+  });
 
   const http = createHttpServer({
     service,
@@ -118,6 +135,7 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
     host: config.http.host,
     publicHosts: config.http.publicHosts,
     metrics,
+    readiness,
   });
   proc.add(httpComponent(http));
   const address = await listenOn(http, config.http);
@@ -126,28 +144,37 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
   else ctx.stdout.write(`Listening on http://${shownHost}:${address.port} (local page off)\n`);
   ctx.stderr.write(`Weights: ${embedder.weights.description}\n`);
 
-  // Incremental: a no-op when nothing changed, and it finishes an index interrupted last time.
-  // Started before the adapters log in, so the first photo already meets a running index.
-  const info = catalog.info();
-  const why =
-    info.size === 0
-      ? `${dirs.demo ? 'First run with the demo catalog' : `The catalog in ${info.dataDir} is empty`}: indexing ${dirs.imagesDir} now (items become searchable as they are indexed).`
-      : info.modelMismatch
-        ? 'The catalog was built with other weights: re-embedding every image now.'
-        : `Catalog: ${info.size} items from ${info.imagesDir ?? dirs.imagesDir}; checking for changes in the background.`;
-  state.indexing = true;
-  void backgroundIndex(ctx, service, why, proc).finally(() => {
-    state.indexing = false;
-  });
+  if (store.kind === 'postgres') {
+    // A replica of the shared catalog: reindexes are an operator's decision (`lookalike index`,
+    // /reindex), not every replica's start-up.
+    const { version } = store.catalog.status();
+    ctx.stderr.write(
+      `PostgreSQL catalog ${store.name}: ${catalog.size()} items at version ${version}; run \`lookalike index\` or /reindex to update it\n`,
+    );
+  } else {
+    // Incremental: a no-op when nothing changed, and it finishes an index interrupted last time.
+    // Started before the adapters log in, so the first photo already meets a running index.
+    const info = store.catalog.info();
+    const why =
+      info.size === 0
+        ? `${dirs.demo ? 'First run with the demo catalog' : `The catalog in ${info.dataDir} is empty`}: indexing ${dirs.imagesDir} now (items become searchable as they are indexed).`
+        : info.modelMismatch
+          ? 'The catalog was built with other weights: re-embedding every image now.'
+          : `Catalog: ${info.size} items from ${info.imagesDir ?? dirs.imagesDir}; checking for changes in the background.`;
+    state.indexing = true;
+    void backgroundIndex(ctx, service, why, proc).finally(() => {
+      state.indexing = false;
+    });
+  }
 
   if (config.discord !== undefined) {
-    const discord = createDiscordBot({ ...config.discord, service, logger });
+    const discord = createDiscordBot({ ...config.discord, service, logger, claims });
     proc.add(chatComponent('discord', discord));
     await discord.start();
     ctx.stderr.write(`Discord: connected as ${discord.client.user?.tag ?? 'the bot'}\n`);
   }
   if (config.slack !== undefined) {
-    const slack = createSlackBot({ ...config.slack, service, logger });
+    const slack = createSlackBot({ ...config.slack, service, logger, claims });
     proc.add(chatComponent('slack', slack));
     // The token is verified (and Socket Mode connected) before Slack's events are routed here.
     await slack.start();

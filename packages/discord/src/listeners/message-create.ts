@@ -3,11 +3,11 @@
  * answer per image, up to the shared cap.
  */
 import { answerImages, newRequestId } from '@lookalike/chat';
-import { USER_MESSAGES } from '@lookalike/core';
+import { type Logger, USER_MESSAGES } from '@lookalike/core';
 import { safeErr } from '../errors.js';
 import { isImageAttachment, renderAnswer } from '../render.js';
 import { keepTyping, replyToMessage } from './replies.js';
-import type { DiscordDeps, DiscordMessage } from './types.js';
+import type { AttachmentInfo, DiscordDeps, DiscordMessage } from './types.js';
 
 const CONTENT_HINT =
   'received a message with no content and no attachments: enable the Message Content intent ' +
@@ -40,9 +40,31 @@ export async function onMessageCreate(message: DiscordMessage, deps: DiscordDeps
 
   const attachments = [...message.attachments.values()];
   const images = attachments.filter(isImageAttachment);
+  // Non-image posts in watched channels are none of our business.
+  if (images.length === 0 && !mentioned) return;
+  const key = `discord:${message.id}`;
+  if (!(await deps.claims.claim(key))) {
+    log.debug({}, 'message already answered');
+    return;
+  }
+  try {
+    await answerMessage(message, images, attachments.length, deps, log);
+  } catch (err) {
+    await deps.claims.failed(key).catch(() => {});
+    throw err;
+  }
+  await deps.claims.done(key).catch((err: unknown) => log.warn({ err: safeErr(err) }, 'could not record the claim'));
+}
+
+async function answerMessage(
+  message: DiscordMessage,
+  images: AttachmentInfo[],
+  attachmentCount: number,
+  deps: DiscordDeps,
+  log: Logger,
+): Promise<void> {
   if (images.length === 0) {
-    if (!mentioned) return; // non-image posts in watched channels are none of our business
-    const code = attachments.length > 0 ? 'UNSUPPORTED_IMAGE' : 'NO_IMAGE';
+    const code = attachmentCount > 0 ? 'UNSUPPORTED_IMAGE' : 'NO_IMAGE';
     await replyToMessage(message, { content: USER_MESSAGES[code] }, newRequestId(), log);
     return;
   }

@@ -4,7 +4,7 @@
  */
 
 import type { ThrottleClock } from '@lookalike/chat';
-import type { Logger, SimilarityService } from '@lookalike/core';
+import type { EventClaims, Logger, SimilarityService } from '@lookalike/core';
 import type {
   InteractionDeferReplyOptions,
   InteractionEditReplyOptions,
@@ -39,6 +39,11 @@ export interface DiscordDeps {
   log: Logger;
   settings: DiscordSettings;
   state: DiscordState;
+  /**
+   * "Answered once" for image posts, by `discord:<message id>` (a gateway replay, or a message
+   * that reached two replicas during a shard hand-over).
+   */
+  claims: EventClaims;
   /** The bot's own user id, once logged in. */
   botUserId(): string | undefined;
   /** True once stop() began: a message's remaining images are not answered. */

@@ -3,10 +3,9 @@
  * dependencies every listener shares.
  */
 import type { ThrottleClock } from '@lookalike/chat';
-import type { Logger, SimilarityService } from '@lookalike/core';
+import type { EventClaims, Logger, SimilarityService } from '@lookalike/core';
 import type { SlackApi } from '../api.js';
 import type { SlackFile } from '../files.js';
-import type { TtlSet } from '../ttl-cache.js';
 
 export interface SlackSettings {
   /** Smallest gap between two chat.update calls of a reindex message. */
@@ -19,8 +18,6 @@ export interface SlackSettings {
 
 /** Mutable state the listeners share. */
 export interface SlackState {
-  /** `channel:ts` of shares already answered (a share arrives as file_share and app_mention). */
-  seen: TtlSet;
   /** The message showing the running reindex, once a `/reindex` of this process really started one. */
   runningReindex: { channel: string; ts: string } | undefined;
 }
@@ -31,6 +28,11 @@ export interface SlackDeps {
   log: Logger;
   settings: SlackSettings;
   state: SlackState;
+  /**
+   * "Answered once" for shares, by `slack:<channel>:<ts>`: a share arrives as file_share and
+   * app_mention, and Slack retries an event (maybe to another replica, with Redis claims).
+   */
+  claims: EventClaims;
   api: SlackApi;
   /** True once stop() began: a message's remaining images are not answered. */
   stopping(): boolean;
