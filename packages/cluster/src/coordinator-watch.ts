@@ -134,8 +134,9 @@ export async function watchJobs(ctx: WatchContext): Promise<void> {
       const busy = Object.values(waiting).reduce((a, b) => a + b, 0);
       if (busy === 0) await reconcile();
     } catch (err) {
-      if (err instanceof LookalikeError) throw err;
-      // Redis unreachable for a moment: the lease decides when to give up.
+      // "No worker" ends the wait; anything else (a Redis or PostgreSQL call that failed a moment,
+      // a re-add included) is retried on the next poll: the lease decides when to give up.
+      if (err instanceof LookalikeError && err.code === 'REINDEX_NO_WORKERS') throw err;
       ctx.logger.warn({ err }, 'polling the embedding jobs failed; retrying');
     }
     await ctx.onPoll();

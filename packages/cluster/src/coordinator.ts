@@ -39,6 +39,9 @@ const COUNTS_EVERY_MS = 5000;
  *   REINDEX_MASS_REMOVAL, BAD_REQUEST (maxRemovals), CATALOG_NOT_FOUND, LABELS_INVALID,
  *   DATABASE_UNAVAILABLE, REDIS_UNAVAILABLE (also: the lease could not be renewed), INTERNAL (closed)
  */
+/** The Redis key of the reindex lease of `catalog` (acquireLease's default prefix). */
+const leaseKey = (catalog: string): string => `lookalike:lease:${progressName(catalog)}`;
+
 export function createCoordinator(o: CoordinatorOptions): Reindexer {
   const logger = (o.logger ?? silentLogger).child({ component: 'coordinator', catalog: o.name });
   const attempts = Math.max(1, o.attempts ?? 3);
@@ -102,14 +105,23 @@ export function createCoordinator(o: CoordinatorOptions): Reindexer {
       });
     }
     let lost: LeaseLoss | undefined;
-    void lease.lost.then((why) => {
+    /** With 'taken': whether another holder has the key now (false: it vanished, e.g. Redis restarted empty). */
+    let takenOver = true;
+    void lease.lost.then(async (why) => {
+      if (why === 'taken')
+        takenOver = await o.redis.exists(leaseKey(o.name)).then(
+          (n) => n > 0,
+          () => false,
+        );
       lost = why;
-      log.warn({ why }, 'reindex lease lost: stopping');
+      log.warn({ why, takenOver }, 'reindex lease lost: stopping');
     });
     const stopReason = (): LookalikeError | undefined => {
       if (closing) return closedError();
       if (lost === 'taken') {
-        return new LookalikeError('REINDEX_IN_PROGRESS', 'The reindex lease was taken over by another process');
+        return takenOver
+          ? new LookalikeError('REINDEX_IN_PROGRESS', 'The reindex lease was taken over by another process')
+          : new LookalikeError('REDIS_UNAVAILABLE', 'The reindex lease vanished from Redis (did it restart empty?)');
       }
       if (lost === 'unconfirmed') {
         return new LookalikeError('REDIS_UNAVAILABLE', 'The reindex lease could not be renewed: Redis unreachable');

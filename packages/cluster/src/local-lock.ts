@@ -3,15 +3,18 @@
  * lock on a dedicated pooled connection, held for the run (released with the session if the
  * process dies).
  */
-import type { PgCatalog } from '@lookalike/pg';
+import type { Logger } from '@lookalike/core';
+import { checkout, type PgCatalog } from '@lookalike/pg';
 
 export interface CatalogLock {
   release(): Promise<void>;
 }
 
 /** The lock of `catalog`'s reindex, or undefined when another session holds it. */
-export async function tryLockReindex(pg: PgCatalog, catalog: string): Promise<CatalogLock | undefined> {
-  const client = await pg.pool.connect();
+export async function tryLockReindex(pg: PgCatalog, catalog: string, logger: Logger): Promise<CatalogLock | undefined> {
+  // Checked out with an error listener: a server restart during the run is logged, not a crash.
+  const held = await checkout(pg.pool, logger, 'reindex lock');
+  const { client } = held;
   let ok = false;
   try {
     const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
@@ -19,11 +22,11 @@ export async function tryLockReindex(pg: PgCatalog, catalog: string): Promise<Ca
     ]);
     ok = r.rows[0]?.ok === true;
   } catch (err) {
-    client.release(err as Error);
+    held.release(err as Error);
     throw err;
   }
   if (!ok) {
-    client.release();
+    held.release();
     return undefined;
   }
   let released = false;
@@ -33,10 +36,10 @@ export async function tryLockReindex(pg: PgCatalog, catalog: string): Promise<Ca
       released = true;
       try {
         await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`lookalike-reindex:${catalog}`]);
-        client.release();
+        held.release();
       } catch (err) {
         // The session is gone (and its lock with it): drop the connection.
-        client.release(err as Error);
+        held.release(err as Error);
       }
     },
   };

@@ -55,7 +55,7 @@ export function createLocalReindexer(o: LocalReindexerOptions): Reindexer {
     options: ReindexRunOptions,
     log: Logger,
   ): Promise<ClusterReindexSummary> => {
-    const lock = await db('locking the reindex', () => tryLockReindex(o.pg, o.name));
+    const lock = await db('locking the reindex', () => tryLockReindex(o.pg, o.name, logger));
     if (lock === undefined) {
       throw new LookalikeError('REINDEX_IN_PROGRESS', 'A reindex of this catalog is running in another process', {
         details: { progress: null },

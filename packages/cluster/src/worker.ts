@@ -31,6 +31,8 @@ import { createUpsertBatcher } from './worker-writes.js';
 
 /** How long start-up waits for Redis. */
 const READY_TIMEOUT_MS = 15_000;
+/** How long the queue pauses when PostgreSQL is unavailable before the job is tried again. */
+const DB_PAUSE_MS = 2000;
 
 /** The job's source file under `imagesDir`, or undefined when the key would leave the folder. */
 export function sourcePath(imagesDir: string, sourceKey: string): string | undefined {
@@ -75,6 +77,8 @@ export async function startEmbedWorker(o: WorkerOptions): Promise<EmbedWorker> {
   });
   const results = createRedisClient(o.redisUrl, { logger, connectionName: 'lookalike-worker-results' });
   let processed = 0;
+  /** True while jobs are put back because PostgreSQL is unavailable (logged once per outage). */
+  let dbPaused = false;
 
   const report = (runId: number, outcome: JobOutcome) =>
     redisCall('reporting a job outcome', () => reportOutcome(results, runId, outcome));
@@ -188,6 +192,7 @@ export async function startEmbedWorker(o: WorkerOptions): Promise<EmbedWorker> {
     try {
       const outcome = await handle(job);
       processed++;
+      dbPaused = false;
       return { outcome };
     } catch (err) {
       if (err instanceof UnrecoverableError) {
@@ -196,6 +201,15 @@ export async function startEmbedWorker(o: WorkerOptions): Promise<EmbedWorker> {
       }
       const code = errorCode(err);
       const message = (err as Error).message ?? String(err);
+      if (code === 'DATABASE_UNAVAILABLE') {
+        // Not the job's fault: the queue pauses and the job waits again, without using an attempt,
+        // so a short PostgreSQL outage doesn't fail every job in flight for good.
+        if (!dbPaused) logger.warn({ err: message, pauseMs: DB_PAUSE_MS }, 'PostgreSQL unavailable: pausing the queue');
+        dbPaused = true;
+        await worker.rateLimit(DB_PAUSE_MS);
+        throw Worker.RateLimitError();
+      }
+      dbPaused = false;
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (last) {
         processed++;
@@ -216,6 +230,8 @@ export async function startEmbedWorker(o: WorkerOptions): Promise<EmbedWorker> {
     autorun: false,
   });
   const seen = new Set<string>();
+  // Each outage's errors are logged once: forgotten when the connection is back.
+  base.on('ready', () => seen.clear());
   worker.on('error', (err: Error) => {
     if (seen.has(err.message)) return;
     seen.add(err.message);

@@ -1,4 +1,5 @@
 export { openPgCatalog, type PgCatalog, type PgCatalogOptions } from './catalog.js';
+export { type CheckedOut, checkout } from './checkout.js';
 export {
   CATALOG_CHANNEL,
   type CatalogListener,

@@ -1,5 +1,6 @@
 import { type Logger, LookalikeError } from '@lookalike/core';
 import type pg from 'pg';
+import { checkout } from './checkout.js';
 
 /** One schema step. Versions only grow; an applied migration is never edited, a new one is added. */
 export interface Migration {
@@ -80,7 +81,8 @@ export async function runMigrations(
   logger: Logger,
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<number[]> {
-  const client = await pool.connect();
+  const held = await checkout(pool, logger, 'migrations');
+  const { client } = held;
   let broken: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
@@ -127,6 +129,6 @@ export async function runMigrations(
     throw err;
   } finally {
     // A client whose session may still hold the lock (or is broken) is destroyed, not pooled.
-    client.release(broken);
+    held.release(broken);
   }
 }

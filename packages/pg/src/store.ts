@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from '@lookalike/core';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { checkout } from './checkout.js';
 import { CATALOG_CHANNEL, listenCatalogVersions } from './listen.js';
 import type {
   ItemInput,
@@ -31,10 +32,12 @@ const ROWS_PER_STATEMENT = 500;
  */
 async function inTransaction<T>(
   pool: pg.Pool,
+  logger: Logger,
   begin: string,
   body: (client: pg.PoolClient, abandon: (err: Error) => void) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const held = await checkout(pool, logger, begin);
+  const { client } = held;
   let broken: Error | undefined;
   const abandon = (err: Error) => {
     broken ??= err;
@@ -45,14 +48,14 @@ async function inTransaction<T>(
     await client.query('COMMIT');
     return out;
   } catch (err) {
-    if (broken === undefined) {
+    if (broken === undefined && held.failed === undefined) {
       await client.query('ROLLBACK').catch((e: Error) => {
         broken = e;
       });
     }
     throw err;
   } finally {
-    client.release(broken);
+    held.release(broken);
   }
 }
 
@@ -109,7 +112,7 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
       const byKey = new Map<string, ItemInput>();
       for (const row of rows) byKey.set(row.sourceKey, row);
       const unique = [...byKey.values()];
-      return inTransaction(pool, 'BEGIN', async (client) => {
+      return inTransaction(pool, logger, 'BEGIN', async (client) => {
         // Every writer of the catalog holds its row lock until commit: nothing else changes these
         // items between the statements below.
         const current = await lockCatalog(client, catalog);
@@ -227,7 +230,7 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
 
     async removeItems(catalog, sourceKeys) {
       const keys = [...new Set(sourceKeys)];
-      return inTransaction(pool, 'BEGIN', async (client) => {
+      return inTransaction(pool, logger, 'BEGIN', async (client) => {
         const current = await lockCatalog(client, catalog);
         const next = current + 1;
         const r = await client.query<{ id: string }>(
@@ -282,7 +285,7 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
       const byKey = new Map<string, RelabelInput>();
       for (const row of rows) byKey.set(row.sourceKey, row);
       const unique = [...byKey.values()];
-      return inTransaction(pool, 'BEGIN', async (client) => {
+      return inTransaction(pool, logger, 'BEGIN', async (client) => {
         const current = await lockCatalog(client, catalog);
         const next = current + 1;
         let changed = 0;
@@ -328,7 +331,7 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
     },
 
     async changesSince(catalog, since, model) {
-      return inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
+      return inTransaction(pool, logger, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
         const v = await client.query<{ version: string }>('SELECT version FROM catalogs WHERE name = $1', [catalog]);
         const version = v.rows[0] === undefined ? 0 : Number(v.rows[0].version);
         // Items changed since (with this model's vector, if any), and this model's vectors written
@@ -374,7 +377,7 @@ export function createPgStore(pool: pg.Pool, url: string, logger: Logger): PgSto
     },
 
     async loadVectors(catalog, model, onChunk, options = {}) {
-      return inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client, abandon) => {
+      return inTransaction(pool, logger, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client, abandon) => {
         // The version and the COPY read the same snapshot.
         const v = await client.query<{ version: string }>('SELECT version FROM catalogs WHERE name = $1', [catalog]);
         const version = v.rows[0] === undefined ? 0 : Number(v.rows[0].version);
