@@ -58,7 +58,7 @@ function fail(msg) {
 function fingerprint() {
   const h = createHash('sha256');
   h.update(`faiss-node@${VERSION}\0napi8\0${process.platform}-${process.arch}\0`);
-  for (const f of ['faiss-node-lookalike.patch', 'binding.gyp', 'faiss-compat.h'])
+  for (const f of ['faiss-node-lookalike.patch', 'binding.gyp', 'faiss-compat.h', 'lookalike-search.h'])
     h.update(readFileSync(join(nativeDir, f)));
   return h.digest('hex').slice(0, 16);
 }
@@ -75,7 +75,7 @@ function probe() {
     const flat = new f.IndexFlatL2(d); flat.add(xs);
     const r = flat.search(xs.slice(7 * d, 8 * d), 3);
     if (flat.ntotal() !== n || r.labels[0] !== 7 || r.distances[0] > 1e-6) throw new Error('flat search returned ' + JSON.stringify(r));
-    const patched = ['setEfSearch', 'reconstructBatch', 'addFloat32', 'searchFloat32', 'removeSwapLast', 'exportHandle', 'reserve']
+    const patched = ['setEfSearch', 'reconstructBatch', 'addFloat32', 'searchFloat32', 'removeSwapLast', 'exportHandle', 'reserve', 'searchScan', 'rawScan', 'kindName']
       .every((m) => typeof f.Index.prototype[m] === 'function') &&
       typeof f.Index.fromHandle === 'function' && typeof f.setNumThreads === 'function';
     if (patched) {
@@ -92,6 +92,12 @@ function probe() {
       if (s.labels[0] !== 5 || !(s.distances instanceof Float32Array)) throw new Error('searchFloat32 returned ' + JSON.stringify(s));
       t.removeSwapLast([0, 5]);
       if (t.ntotal() !== n - 2 || t.searchFloat32(Float32Array.from(xs.slice(0, d)), 1).labels[0] === 0) throw new Error('removeSwapLast failed');
+      const e = t.searchScan(Float32Array.from(xs.slice(9 * d, 10 * d)), 2);
+      const ref = t.searchFloat32(Float32Array.from(xs.slice(9 * d, 10 * d)), 2);
+      if (e.labels[0] !== ref.labels[0] || e.labels[1] !== ref.labels[1]) throw new Error('searchScan returned ' + JSON.stringify(e));
+      const c = f.Index.newCompact(d, 8); c.addFloat32(Float32Array.from(xs));
+      if (c.kindName() !== 'compact8' || c.searchScan(Float32Array.from(xs.slice(4 * d, 5 * d)), 1).labels[0] !== 4) throw new Error('compact search failed');
+      if (f.Index.fromBuffer(c.toBuffer()).ntotal() !== n) throw new Error('compact toBuffer/fromBuffer failed');
       // The addon must work in a worker thread and hand an index back to the main thread.
       const { Worker } = require('node:worker_threads');
       const w = new Worker(
@@ -261,6 +267,7 @@ function build() {
       });
       copyFileSync(join(nativeDir, 'binding.gyp'), join(staging, 'binding.gyp'));
       copyFileSync(join(nativeDir, 'faiss-compat.h'), join(staging, 'src', 'lookalike-faiss-compat.h'));
+      copyFileSync(join(nativeDir, 'lookalike-search.h'), join(staging, 'src', 'lookalike-search.h'));
       // The package's install script must never run again (it would try GitHub).
       const pj = JSON.parse(readFileSync(join(staging, 'package.json'), 'utf8'));
       pj.scripts = { ...pj.scripts, install: 'node -e "process.exit(0)"' };

@@ -2,7 +2,8 @@
 // `npm run setup`: makes a fresh clone ready for the CLI and the tests. Idempotent.
 //   1. system packages (Debian/Ubuntu, as root): FAISS + OpenBLAS for the native index,
 //      DejaVu fonts for collage labels, heif-enc for the tests' HEIC fixtures, PostgreSQL and Redis
-//      for the scale-out tests, Chromium for the browser test (skip with --no-browser)
+//      for the scale-out tests, Chromium for the browser test (skip with --no-browser); optionally
+//      python3-sklearn for `lookalike bench search`
 //   2. faiss-node built from its npm source against the system FAISS (scripts/setup-faiss.mjs)
 //   3. TypeScript build of every workspace (turbo)
 //   4. model files: the official Keras weights when reachable, otherwise untrained weights
@@ -105,6 +106,18 @@ function stopServicesWeInstalled(installed) {
       `stopped the system-wide ${svc} service that ${pkg} starts${code === 0 ? '' : ' (it was not running)'}`,
     );
   }
+}
+
+// Optional: scikit-learn for `lookalike bench search`'s sklearn row (the seed's own search). A
+// failure here never fails setup; the row then says "not available".
+if (hasApt && process.getuid?.() === 0 && !dpkgInstalled('python3-sklearn')) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const code = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'python3-sklearn'], { env });
+  console.log(
+    code === 0
+      ? 'installed python3-sklearn (for lookalike bench search)'
+      : 'python3-sklearn could not be installed (optional: the bench search sklearn row will say "not available")',
+  );
 }
 
 step('Native FAISS binding (faiss-node)');

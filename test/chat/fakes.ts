@@ -128,6 +128,10 @@ export function fakeService(options: FakeServiceOptions = {}): FakeService {
     async fetchImage() {
       throw new Error('adapters must pass { url } to findSimilar, not call fetchImage');
     },
+    async moreLikeThis(itemId, opts) {
+      const out = fakeAnswer(opts.requestId ?? 'r');
+      return { ...out, excluded: [itemId, ...(opts.exclude ?? [])], sourceItemId: itemId };
+    },
     async reindex(onProgress, runOptions = {}) {
       service.reindexCalls += 1;
       service.reindexOptions.push(runOptions);

@@ -81,6 +81,23 @@ describe('config', () => {
     ]);
   });
 
+  test('GIVEN LOOKALIKE_INDEX THEN flat, hnsw and flat-sq8 are accepted, and flat-sq8 with DATABASE_URL is CONFIG_INVALID', () => {
+    assert.equal(parseConfig({}).index.kind, 'flat');
+    for (const kind of ['flat', 'hnsw', 'flat-sq8'] as const) {
+      assert.equal(parseConfig({ LOOKALIKE_INDEX: kind }).index.kind, kind);
+    }
+    assert.deepEqual(configError({ LOOKALIKE_INDEX: 'ivf' }).details.variables, ['LOOKALIKE_INDEX']);
+    const db = 'postgres://u@127.0.0.1:5432/shop';
+    for (const kind of ['flat', 'hnsw'] as const) {
+      assert.equal(parseConfig({ LOOKALIKE_INDEX: kind, DATABASE_URL: db }).index.kind, kind);
+    }
+    const err = configError({ LOOKALIKE_INDEX: 'flat-sq8', DATABASE_URL: db });
+    assert.deepEqual(err.details.variables, ['LOOKALIKE_INDEX']);
+    const problems = err.details.problems as string[];
+    assert.match(problems[0] ?? '', /^LOOKALIKE_INDEX: flat-sq8 .*DATABASE_URL/);
+    assert.ok(!err.message.includes(db) && !problems.join(' ').includes(db), 'the URL is not echoed');
+  });
+
   test('GIVEN no scale-out settings THEN the documented defaults (worker concurrency twice the batch)', () => {
     const c = parseConfig({});
     assert.deepEqual(

@@ -65,8 +65,8 @@ function assertResultEmbed(description: string | undefined, k: number): string[]
 }
 
 describe('connection', () => {
-  test('GIVEN the bot starts THEN it identifies with Guilds, GuildMessages and MessageContent only', () => {
-    assert.equal(h.fake.lastIntents, 1 | 512 | 32768);
+  test('GIVEN the bot starts THEN it identifies with Guilds, GuildMessages, GuildMessageReactions and MessageContent only', () => {
+    assert.equal(h.fake.lastIntents, 1 | 512 | 1024 | 32768);
     assert.equal(h.fake.identifyCount, 1);
     const gw = h.fake.requests.find((r) => r.path === '/gateway/bot');
     assert.ok(gw, 'gateway discovered through GET /gateway/bot');

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   type AutocompleteInteraction,
+  type ButtonInteraction,
   type ChatInputInteraction,
   COMMAND_NAMES,
   type IncomingInteraction,
   type MessageCommandInteraction,
   onInteractionCreate,
   REINDEX_CANCELLED_TEXT,
-  type ReindexButtonInteraction,
   reindexButtonId,
   renderSummary,
 } from '@lookalike/discord';
@@ -33,7 +33,7 @@ function kindOf(kind: Kind): IncomingInteraction {
     isMessageContextMenuCommand(): this is MessageCommandInteraction {
       return kind === 'message';
     },
-    isButton(): this is ReindexButtonInteraction {
+    isButton(): this is ButtonInteraction {
       return kind === 'button';
     },
   };

@@ -55,6 +55,8 @@ export interface RecordedRequest {
   /** The files of a multipart body (parts named `files[n]`). */
   files: RecordedPart[];
   status: number;
+  /** What the fake answered (JSON payloads: e.g. the created message with its id). */
+  response?: unknown;
 }
 
 export interface FakeAttachment {
@@ -105,6 +107,7 @@ type Route = (req: IncomingMessage, path: string, body: Buffer, rec: RecordedReq
 
 const INTENT_MESSAGE_CONTENT = 1 << 15;
 const INTENT_GUILD_MESSAGES = 1 << 9;
+const INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10;
 
 /**
  * The fake. `await FakeDiscord.start()`, point the client at `apiBase`, then drive it with
@@ -126,6 +129,8 @@ export class FakeDiscord {
   lastIntents = 0;
   identifyCount = 0;
   resumeCount = 0;
+  /** GETs of hosted files (the stand-in for Discord's CDN), found or not. */
+  fileDownloads = 0;
 
   #server: Server;
   #wss: WebSocketServer;
@@ -267,6 +272,7 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', this.origin);
     const rawPath = url.pathname;
     if (req.method === 'GET' && rawPath.startsWith('/attachments/')) {
+      this.fileDownloads += 1;
       const file = this.#files.get(rawPath.slice('/attachments/'.length));
       if (file === undefined) {
         res.writeHead(404).end();
@@ -343,6 +349,7 @@ export class FakeDiscord {
       [status, payload] = await this.#route(req, path, body, rec);
     }
     rec.status = status;
+    if (status !== 204) rec.response = payload;
     this.requests.push(rec);
     if (status === 204) res.writeHead(204, headers).end();
     else {
@@ -822,7 +829,7 @@ export class FakeDiscord {
   pressButton(input: {
     customId: string;
     /** The message the button is on (what the bot last wrote there: content, components). */
-    message?: { id?: string; content?: string; components?: unknown[]; flags?: number };
+    message?: { id?: string; content?: string; components?: unknown[]; embeds?: unknown[]; flags?: number };
     channelId?: string;
     user?: { id: string; username: string };
     permissions?: string;
@@ -835,7 +842,7 @@ export class FakeDiscord {
     const guildId = this.guildOfChannel(channelId).id;
     const m = input.message ?? {};
     const message = {
-      ...this.#messageObject(channelId, { content: m.content ?? '', flags: m.flags ?? 64 }, []),
+      ...this.#messageObject(channelId, { content: m.content ?? '', embeds: m.embeds ?? [], flags: m.flags ?? 64 }, []),
       id: m.id ?? snowflake(),
       components: m.components ?? [],
     };
@@ -869,6 +876,44 @@ export class FakeDiscord {
     };
     this.#broadcast('INTERACTION_CREATE', d);
     return { id, token };
+  }
+
+  /**
+   * Dispatches MESSAGE_REACTION_ADD: `user` reacted with `emoji` (a unicode name such as 👍) to the
+   * message `messageId` in `channelId`. Like Discord, only sessions with the GuildMessageReactions
+   * intent on the guild's shard get it. Returns the shards it went to.
+   */
+  addReaction(input: {
+    messageId: string;
+    channelId?: string;
+    emoji: string;
+    user?: { id: string; username: string; bot?: boolean };
+    /** The author of the message reacted to. @defaultValue the bot */
+    messageAuthorId?: string;
+  }): [number, number][] {
+    const channelId = input.channelId ?? this.watchedChannelId;
+    const guildId = this.guildOfChannel(channelId).id;
+    const u = input.user ?? { id: snowflake(), username: 'shopper' };
+    const user = { ...this.#user(u.id, u.username), bot: u.bot === true };
+    const d = {
+      type: 0,
+      user_id: user.id,
+      channel_id: channelId,
+      message_id: input.messageId,
+      message_author_id: input.messageAuthorId ?? this.botUser.id,
+      guild_id: guildId,
+      member: { user, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      emoji: { id: null, name: input.emoji },
+      burst: false,
+      burst_colors: [],
+    };
+    const deliveredTo: [number, number][] = [];
+    for (const s of this.#sessions) {
+      if (!s.identified || (s.intents & INTENT_GUILD_MESSAGE_REACTIONS) === 0 || !this.#owns(s, guildId)) continue;
+      this.#dispatch(s, 'MESSAGE_REACTION_ADD', d);
+      deliveredTo.push(s.shard);
+    }
+    return deliveredTo;
   }
 
   /** Closes gateway sessions, the file server and REST. Destroy the client first. */

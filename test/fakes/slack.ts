@@ -600,6 +600,8 @@ export class SlackSigner {
     value?: string;
     blockId?: string;
     text?: string;
+    /** The thread the message with the button is in. */
+    threadTs?: string;
   }): Record<string, unknown> {
     return {
       type: 'block_actions',
@@ -620,6 +622,7 @@ export class SlackSigner {
         bot_id: this.#fake.botId,
         ts: fields.messageTs,
         text: fields.text ?? '',
+        ...(fields.threadTs === undefined ? {} : { thread_ts: fields.threadTs }),
       },
       trigger_id: `trig.${randomUUID()}`,
       response_url: this.responseUrl(),

@@ -57,6 +57,10 @@ export interface TestStackOptions {
   catalogEmbedder?: (real: ImageEmbedder) => Embedder;
   /** @defaultValue silentLogger */
   logger?: Logger;
+  /** Models folder (e.g. one with the int8 model). @defaultValue the untrained test weights */
+  modelsDir?: string;
+  /** @defaultValue 'fp32' */
+  precision?: 'fp32' | 'int8';
 }
 
 export interface TestStackItem {
@@ -93,14 +97,20 @@ export interface TestStack {
 /** Builds a real stack in a fresh folder under test/.tmp/. */
 export async function createTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const logger = options.logger ?? silentLogger;
-  const modelsDir = await ensureUntrainedModels();
+  const modelsDir = options.modelsDir ?? (await ensureUntrainedModels());
   const root = await mkdtemp(join(TEST_TMP_DIR, 'stack-'));
   const generated = await makeTestCatalog(join(root, 'catalog'), {
     count: options.catalogSize ?? 24,
     seed: options.seed ?? 7,
   });
   const dataDir = join(root, 'data');
-  const embedder = await createEmbedder({ modelsDir, runtime: 'onnx', batchSize: 8, logger });
+  const embedder = await createEmbedder({
+    modelsDir,
+    runtime: 'onnx',
+    batchSize: 8,
+    logger,
+    ...(options.precision === undefined ? {} : { precision: options.precision }),
+  });
   let catalog: Catalog;
   try {
     catalog = await openCatalog({

@@ -39,12 +39,14 @@ test('GIVEN the app manifest THEN it parses and declares scopes, events, command
     'files:read',
     'files:write',
     'groups:history',
+    'reactions:read',
     'users:read',
   ]);
   assert.deepEqual([...m.settings.event_subscriptions.bot_events].sort(), [
     'app_mention',
     'message.channels',
     'message.groups',
+    'reaction_added',
   ]);
   assert.deepEqual(m.features.slash_commands.map((c) => c.command).sort(), ['/reindex', '/similar']);
   const shortcut = m.features.shortcuts.find((s) => s.callback_id === 'find_similar');

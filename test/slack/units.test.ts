@@ -92,7 +92,45 @@ test('GIVEN catalog text with <, > and & THEN the Block Kit list escapes it', ()
   assert.ok(!json.includes('<!here>'));
   assert.match(json, /\*1\. Tee &lt;!here&gt;\*\\nTshirts · Red · similarity 95%/);
   assert.match(json, /results are not meaningful/);
-  assert.match(text, /1\. Tee <!here> — Tshirts · Red — 95%/);
+  // The fallback text (notifications) is mrkdwn as well: escaped too.
+  assert.ok(!text.includes('<!here>'), text);
+  assert.match(text, /1\. Tee &lt;!here&gt; — Tshirts · Red — 95%/);
+});
+
+test('GIVEN a feed title with <!channel> and a <url|text> link THEN neither the blocks nor the fallback text carry them', () => {
+  const answer: Answer = {
+    requestId: 'r2',
+    results: [
+      {
+        rank: 1,
+        id: 'p1',
+        path: '/x/p1.jpg',
+        distance: 0.1,
+        similarity: 0.9,
+        metadata: {
+          title: 'Sale <!channel> <https://evil.example|Click me>',
+          link: 'https://shop.example/p/1?a=1|2',
+          price: '9.90 EUR',
+          brand: '<@U999>',
+        },
+      },
+    ],
+    weights: { source: 'keras-official', md5: 'x', untrained: false, description: 'ResNet50' },
+    noCloseMatch: false,
+    notices: [],
+    collage: Buffer.alloc(0),
+    images: async () => [],
+  };
+  const { text, blocks } = renderAnswer(answer);
+  for (const [what, s] of [
+    ['blocks', JSON.stringify(blocks)],
+    ['text', text],
+  ] as const) {
+    assert.ok(!s.includes('<!channel>'), `${what}: ${s}`);
+    assert.ok(!s.includes('<https://evil.example'), `${what}: ${s}`);
+    assert.ok(!s.includes('<@U999>'), `${what}: ${s}`);
+  }
+  assert.match(text, /1\. Sale &lt;!channel&gt; &lt;https:\/\/evil\.example\|Click me&gt;/);
 });
 
 test('GIVEN Bolt logs a token THEN the adapter redacts it before the product logger sees it', () => {

@@ -17,6 +17,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'similar', load: async () => (await import('./commands/similar.js')).similarCommand },
   { name: 'demo-catalog', load: async () => (await import('./commands/demo-catalog.js')).demoCatalogCommand },
   { name: 'eval', load: async () => (await import('./commands/eval.js')).evalCommand },
+  { name: 'feedback', load: async () => (await import('./commands/feedback.js')).feedbackCommand },
   { name: 'discord', load: async () => (await import('./commands/discord.js')).discordCommand },
   { name: 'models', load: async () => (await import('./commands/models.js')).modelsCommand },
+  { name: 'bench', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];

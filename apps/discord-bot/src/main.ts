@@ -23,7 +23,10 @@ async function main(): Promise<number> {
   return runProcess({
     logger: root,
     async start(proc) {
-      const { embedder, service, metrics, claims, readiness } = await startRuntime(proc, { config, logger: root });
+      const { embedder, service, metrics, claims, readiness, feedback } = await startRuntime(proc, {
+        config,
+        logger: root,
+      });
       if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
       const http = createHttpServer({
         service,
@@ -39,7 +42,7 @@ async function main(): Promise<number> {
       const address = await listenOn(http, config.http);
       log.info({ ...address, localPage: config.http.localPage }, 'listening');
 
-      const bot = createDiscordBot({ ...discord, service, logger: root, claims });
+      const bot = createDiscordBot({ ...discord, service, logger: root, claims, feedback });
       proc.add(chatComponent('discord', bot));
       await bot.start();
     },

@@ -24,10 +24,13 @@ async function main(): Promise<number> {
   return runProcess({
     logger: root,
     async start(proc) {
-      const { embedder, service, metrics, claims, readiness } = await startRuntime(proc, { config, logger: root });
+      const { embedder, service, metrics, claims, readiness, feedback } = await startRuntime(proc, {
+        config,
+        logger: root,
+      });
       if (embedder.weights.untrained) log.warn({}, UNTRAINED_WEIGHTS_WARNING);
 
-      const bot = createSlackBot({ ...slack, service, logger: root, claims });
+      const bot = createSlackBot({ ...slack, service, logger: root, claims, feedback });
       proc.add(chatComponent('slack', bot));
       // Verify the token (and connect, in Socket Mode) before Slack can reach us.
       await bot.start();

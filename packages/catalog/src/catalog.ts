@@ -1,9 +1,10 @@
 /**
  * The catalog: SQLite state (the source of truth), the live FAISS index derived from the stored
  * vectors, and the incremental reindex. Implements core's `CatalogPort`. This file wires the
- * parts together: plan.ts (what changed), run.ts (embed and commit), live-index.ts + search.ts
- * (what is searched), index-file.ts (the saved index), migration.ts (a model change re-embedded
- * into a shadow, then swapped in), progress.ts.
+ * parts together: plan.ts (what changed), run.ts (embed and commit), feed-run.ts (the same for a
+ * product feed), live-index.ts + search.ts (what is searched), index-file.ts (the saved index),
+ * migration.ts (a model change re-embedded into a shadow, then swapped in), progress.ts.
+ * A catalog is a folder of images or a product feed (recorded in meta `catalog_kind`).
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -20,7 +21,10 @@ import {
   silentLogger,
   type WeightsInfo,
 } from '@lookalike/core';
+import type { IndexKind } from '@lookalike/index';
 import { mismatchError } from './failures.js';
+import { resolveFeed } from './feed-options.js';
+import { type ResolvedFeed, runFeedReindex } from './feed-run.js';
 import {
   type IndexFiles,
   type IndexSpec,
@@ -43,14 +47,23 @@ import { ProgressTracker } from './progress.js';
 import { runReindex } from './run.js';
 import { facetOf, searchItems } from './search.js';
 import { CatalogStore } from './store.js';
-import type { Catalog, CatalogInfo, CatalogItem, CatalogOptions, CatalogReindexSummary } from './types.js';
+import type {
+  Catalog,
+  CatalogInfo,
+  CatalogItem,
+  CatalogOptions,
+  CatalogReindexSummary,
+  FeedFetcher,
+  HostQueue,
+} from './types.js';
 
 /**
  * Opens (or creates) the catalog in `dataDir`: checks the weights identity, loads the FAISS
  * index (rebuilding it from the stored vectors, without blocking the event loop, when it is
  * missing, corrupt or out of date). When the stored vectors were made with other weights (and
  * `allowModelMismatch`), they are kept: the next reindex re-embeds into a shadow and swaps.
- * @throws LookalikeError INDEX_MODEL_MISMATCH (unless `allowModelMismatch`)
+ * @throws LookalikeError INDEX_MODEL_MISMATCH (unless `allowModelMismatch`), CONFIG_INVALID (a feed
+ *   column map naming an unknown field)
  */
 export async function openCatalog(options: CatalogOptions): Promise<Catalog> {
   const c = new SqliteCatalog(options);
@@ -69,13 +82,17 @@ class SqliteCatalog implements Catalog {
   readonly #embedder: Embedder;
   readonly #logger: Logger;
   readonly #batchSize: number;
-  readonly #kind: 'flat' | 'hnsw';
+  readonly #kind: IndexKind;
   readonly #efSearch: number;
   /** `catalog.sqlite`: replaced only by the swap that ends a model change. */
   #store: CatalogStore;
   readonly #files: IndexFiles;
   #imagesDir: string | undefined;
   #labelsPath: string | undefined;
+  /** The feed of a feed catalog (undefined: a folder catalog). */
+  readonly #feed: ResolvedFeed | undefined;
+  readonly #fetcher: FeedFetcher | undefined;
+  readonly #hostQueue: HostQueue | undefined;
   /** The live index that answers: the stored vectors, or the shadow's during a model change without the previous model. */
   #live: LiveIndex | undefined;
   /** Weights of the stored vectors when they are not the loaded ones (a model change to re-embed). */
@@ -105,8 +122,16 @@ class SqliteCatalog implements Catalog {
     this.#files = { indexPath: join(this.#dataDir, 'index.faiss'), sidecarPath: join(this.#dataDir, 'index.json') };
     this.#answerFromStored = options.answerFromStored === true;
     this.#store = new CatalogStore(join(this.#dataDir, CATALOG_FILE));
+    this.#fetcher = options.fetcher;
+    this.#hostQueue = options.hostQueue;
+    try {
+      this.#feed = resolveFeed(options, this.#store);
+    } catch (err) {
+      this.#store.close();
+      throw err;
+    }
     const storedKind = this.#store.getMeta('index_kind');
-    this.#kind = options.index?.kind ?? (storedKind === 'hnsw' ? 'hnsw' : 'flat');
+    this.#kind = options.index?.kind ?? (storedKind === 'hnsw' || storedKind === 'flat-sq8' ? storedKind : 'flat');
     const storedImages = this.#store.getMeta('images_dir');
     const storedLabels = this.#store.getMeta('labels_path') || undefined;
     this.#imagesDir = options.imagesDir !== undefined ? resolve(options.imagesDir) : storedImages;
@@ -136,7 +161,7 @@ class SqliteCatalog implements Catalog {
         dataDir: this.#dataDir,
         from: weightsInfoOf(stored),
         weights: this.weights,
-        spec: this.#spec,
+        spec: this.#shadowSpec,
         logger: this.#logger,
       });
       this.#logger.warn(
@@ -163,8 +188,23 @@ class SqliteCatalog implements Catalog {
     else this.#requestSave();
   }
 
+  /** The spec of the index of `catalog.sqlite` (flat-sq8 re-ranks with its vectors). */
   get #spec(): IndexSpec {
-    return { kind: this.#kind, dimension: this.#embedder.dimension, efSearch: this.#efSearch, logger: this.#logger };
+    return {
+      kind: this.#kind,
+      dimension: this.#embedder.dimension,
+      efSearch: this.#efSearch,
+      exactVectors: (fids) => this.#store.vectorsByFid(fids),
+      logger: this.#logger,
+    };
+  }
+
+  /**
+   * The spec of the shadow's index during a model change: its vectors are the shadow database's,
+   * which is `this.#store` once the swap that ends the change has made it the catalog.
+   */
+  get #shadowSpec(): IndexSpec {
+    return { ...this.#spec, exactVectors: (fids) => (this.#migration?.store ?? this.#store).vectorsByFid(fids) };
   }
 
   /**
@@ -213,9 +253,15 @@ class SqliteCatalog implements Catalog {
     const source = this.#store.getMeta('weights_source');
     const md5 = this.#store.getMeta('weights_md5');
     const stats = this.#live?.index.stats();
+    const feed = this.#feed;
     return {
       dataDir: this.#dataDir,
-      imagesDir: this.#imagesDir,
+      kind: feed === undefined ? 'folder' : 'feed',
+      imagesDir: feed === undefined ? this.#imagesDir : undefined,
+      feed:
+        feed === undefined
+          ? undefined
+          : { source: feed.source, format: feed.format, includeOutOfStock: feed.includeOutOfStock },
       labelsPath: this.#labelsPath,
       size: this.size(),
       generation: this.#live?.generation ?? 0,
@@ -237,7 +283,9 @@ class SqliteCatalog implements Catalog {
     return (m !== undefined && !this.#answerFromStored ? m.store : this.#store).vectorById(id);
   }
 
+  /** Feed items' images are cache files in the data dir; folder items' are in the images folder. */
   #absPath(relPath: string): string {
+    if (this.#feed !== undefined) return join(this.#dataDir, relPath);
     return this.#imagesDir === undefined ? relPath : join(this.#imagesDir, relPath);
   }
 
@@ -247,7 +295,8 @@ class SqliteCatalog implements Catalog {
     if (md5 !== answering.md5) throw mismatchError(answering, { ...this.weights, md5 });
     const live = this.#live;
     if (live === undefined) throw new LookalikeError('INTERNAL', 'Catalog is closed');
-    return searchItems(live, query, options, (p) => this.#absPath(p));
+    const includeOutOfStock = options.includeOutOfStock ?? this.#feed?.includeOutOfStock ?? false;
+    return searchItems(live, query, { ...options, includeOutOfStock }, (p) => this.#absPath(p));
   }
 
   facet(field: string): string[] {
@@ -307,7 +356,7 @@ class SqliteCatalog implements Catalog {
     maxRemovals: number | undefined,
   ): Promise<CatalogReindexSummary> {
     const imagesDir = this.#imagesDir;
-    if (imagesDir === undefined) {
+    if (imagesDir === undefined && this.#feed === undefined) {
       throw new LookalikeError('CATALOG_NOT_FOUND', 'No images folder is configured for this catalog', {
         userMessage: 'No catalog folder is configured. Set LOOKALIKE_CATALOG_DIR or run `lookalike index DIR`.',
       });
@@ -320,7 +369,7 @@ class SqliteCatalog implements Catalog {
     const live = target.live();
     if (live.generation !== target.store.generation()) {
       log.warn({ live: live.generation, stored: target.store.generation() }, 'live index is stale; rebuilding');
-      const rebuilt = (await rebuildLiveIndex(target.store, this.#spec, log)).live;
+      const rebuilt = (await rebuildLiveIndex(target.store, m === undefined ? this.#spec : this.#shadowSpec, log)).live;
       if (m === undefined) this.#replaceLive(rebuilt);
       else this.#replaceShadowLive(m, rebuilt);
     }
@@ -329,14 +378,12 @@ class SqliteCatalog implements Catalog {
         { from: m.from.md5, to: this.weights.md5, done: m.live.count() },
         'weights changed: re-embedding every image into the shadow',
       );
-    const summary = await runReindex({
+    const common = {
       store: target.store,
       baseline: this.#store,
       live: target.live,
       embedder: this.#embedder,
       weights: this.weights,
-      imagesDir,
-      labelsPath: this.#labelsPath,
       batchSize: this.#batchSize,
       window: 2 * this.#batchSize,
       tracker,
@@ -344,7 +391,17 @@ class SqliteCatalog implements Catalog {
       closing: () => this.#closing,
       allowRemovals,
       maxRemovals,
-    });
+    };
+    const summary =
+      this.#feed !== undefined
+        ? await runFeedReindex({
+            ...common,
+            dataDir: this.#dataDir,
+            feed: this.#feed,
+            fetcher: this.#fetcher,
+            hostQueue: this.#hostQueue,
+          })
+        : await runReindex({ ...common, imagesDir: imagesDir!, labelsPath: this.#labelsPath });
     if (m !== undefined) this.#swap(m, log);
     return summary;
   }

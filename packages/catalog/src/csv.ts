@@ -1,8 +1,10 @@
 /**
- * A small RFC 4180 CSV reader/writer and the Kaggle `styles.csv` labels format on top of it.
+ * CSV for the catalog: the Kaggle `styles.csv` labels format, read with csv-parse (through
+ * @lookalike/feeds, which cuts records so every problem names its line), and a row writer.
  */
 import { readFile } from 'node:fs/promises';
 import { type ItemMetadata, LookalikeError } from '@lookalike/core';
+import { isCsvProblem, parseCsvText } from '@lookalike/feeds';
 
 /** One parsed record with the (1-based) line on which it starts. */
 export interface CsvRecord {
@@ -10,100 +12,32 @@ export interface CsvRecord {
   fields: string[];
 }
 
+const PROBLEM_WORDING = {
+  'unterminated-quote': (line: number) => `unterminated quoted field starting on line ${line}`,
+  'text-after-quote': (line: number) => `unexpected text after a closing quote on line ${line}`,
+  'stray-quote': (line: number) => `stray quote inside an unquoted field on line ${line}`,
+  'too-long': (line: number) => `the record on line ${line} is too long`,
+  invalid: (line: number) => `unreadable record on line ${line}`,
+} as const;
+
 /**
- * Parses CSV text (RFC 4180): fields separated by commas, optionally double-quoted, with `""`
- * for a quote inside a quoted field; CRLF, LF or CR line ends; a leading BOM is ignored.
- * Quoted fields may span lines. Empty lines are skipped.
- * @throws LookalikeError LABELS_INVALID with `details.line` on an unterminated quote or
- *   text after a closing quote.
+ * Parses CSV text (RFC 4180, csv-parse with relax_quotes off): fields separated by commas,
+ * optionally double-quoted, with `""` for a quote inside a quoted field; CRLF or LF line ends; a
+ * leading BOM is ignored. Quoted fields may span lines. Empty lines are skipped. Rows may have
+ * different numbers of fields (parseLabels repairs the Kaggle file's long rows).
+ * @throws LookalikeError LABELS_INVALID with `details.line` on an unterminated quote (the line
+ *   where it starts), text after a closing quote, or a quote inside an unquoted field.
  */
 export function parseCsv(text: string, source = 'CSV'): CsvRecord[] {
-  const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const records: CsvRecord[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let line = 1;
-  let recordLine = 1;
-  let i = 0;
-  let atFieldStart = true;
-  let rowHasContent = false;
-  const n = s.length;
-  const endRecord = () => {
-    fields.push(field);
-    if (rowHasContent || fields.length > 1 || fields[0] !== '') records.push({ line: recordLine, fields });
-    fields = [];
-    field = '';
-    atFieldStart = true;
-    rowHasContent = false;
-  };
-  while (i < n) {
-    const c = s[i]!;
-    if (atFieldStart && c === '"') {
-      // Quoted field.
-      const startLine = line;
-      i++;
-      let closed = false;
-      while (i < n) {
-        const d = s[i]!;
-        if (d === '"') {
-          if (s[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          closed = true;
-          break;
-        }
-        if (d === '\n' || (d === '\r' && s[i + 1] !== '\n')) line++;
-        field += d;
-        i++;
-      }
-      if (!closed) {
-        throw new LookalikeError(
-          'LABELS_INVALID',
-          `${source}: unterminated quoted field starting on line ${startLine}`,
-          {
-            details: { line: startLine, source },
-          },
-        );
-      }
-      rowHasContent = true;
-      atFieldStart = false;
-      const next = s[i];
-      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
-        throw new LookalikeError('LABELS_INVALID', `${source}: unexpected text after a closing quote on line ${line}`, {
-          details: { line, source },
-        });
-      }
-      continue;
-    }
-    if (c === ',') {
-      fields.push(field);
-      field = '';
-      atFieldStart = true;
-      rowHasContent = true;
-      i++;
-      continue;
-    }
-    if (c === '\r' || c === '\n') {
-      endRecord();
-      i += c === '\r' && s[i + 1] === '\n' ? 2 : 1;
-      line++;
-      recordLine = line;
-      continue;
-    }
-    if (c === '"') {
-      throw new LookalikeError('LABELS_INVALID', `${source}: stray quote inside an unquoted field on line ${line}`, {
-        details: { line, source },
+  for (const r of parseCsvText(text)) {
+    if (isCsvProblem(r)) {
+      throw new LookalikeError('LABELS_INVALID', `${source}: ${PROBLEM_WORDING[r.reason](r.line)}`, {
+        details: { line: r.line, source, reason: r.reason },
       });
     }
-    field += c;
-    atFieldStart = false;
-    rowHasContent = true;
-    i++;
+    records.push(r);
   }
-  if (!atFieldStart || fields.length > 0 || field !== '') endRecord();
   return records;
 }
 
@@ -137,9 +71,15 @@ export interface Labels {
 
 /**
  * Parses labels in the `styles.csv` format. The header must have an `id` column; other known
- * columns may be missing, unknown ones are kept as extra metadata. A row with more fields than
- * the header (the Kaggle file has names with unquoted commas) has its trailing fields joined
- * back into the last column. Empty values are left out of the metadata.
+ * columns may be missing, unknown ones are kept as extra metadata. Empty values are left out of
+ * the metadata.
+ *
+ * The Kaggle fix-up: the Kaggle Fashion Product Images `styles.csv` has product names with
+ * unquoted commas in its last column (`…,Formal,Turtle Men Formal Black Tie, Cufflink and Pocket
+ * Square Combo Set`), which csv-parse rightly reads as extra fields. A row with more fields than
+ * the header has its fields from the last column on joined back with "," into the last column
+ * (counted in `repairedRows`). This is only right because the extra commas are all in the last
+ * column of that file; any other CSV should quote its fields.
  * @throws LookalikeError LABELS_INVALID with `details.line`
  */
 export function parseLabels(text: string, source = 'labels'): Labels {

@@ -11,6 +11,8 @@ import type { Logger } from '@lookalike/core';
 import {
   buildIndexInWorker,
   createIndex,
+  type ExactVectors,
+  type IndexKind,
   loadIndex,
   removeStaleTempFiles,
   tempPathFor,
@@ -26,7 +28,7 @@ export const REBUILD_CHUNK = 1024;
 /** What the saved index file holds, written after the file itself. */
 export interface IndexSidecar {
   generation: number;
-  kind: 'flat' | 'hnsw';
+  kind: IndexKind;
   count: number;
   weightsMd5: string;
 }
@@ -69,10 +71,26 @@ export async function removeLeftoverTemps(dataDir: string, logger: Logger): Prom
 
 /** How the catalog's indexes are made. */
 export interface IndexSpec {
-  kind: 'flat' | 'hnsw';
+  kind: IndexKind;
   dimension: number;
   efSearch: number;
+  /**
+   * flat-sq8: the fp32 vectors of fids (FAISS ids are fids), read from the database the index
+   * mirrors (`CatalogStore.vectorsByFid`); the top candidates of the 8-bit scan are re-ranked
+   * with them. Ignored by the other kinds.
+   */
+  exactVectors?: ExactVectors | undefined;
   logger: Logger;
+}
+
+/** The options every index of the catalog is made or loaded with. */
+function indexOptions(spec: IndexSpec) {
+  return {
+    dimension: spec.dimension,
+    efSearch: spec.efSearch,
+    logger: spec.logger,
+    ...(spec.kind === 'flat-sq8' && spec.exactVectors !== undefined ? { exactVectors: spec.exactVectors } : {}),
+  };
 }
 
 export interface OpenLiveOptions {
@@ -84,7 +102,7 @@ export interface OpenLiveOptions {
 }
 
 function newIndex(spec: IndexSpec): VectorIndex {
-  return createIndex({ kind: spec.kind, dimension: spec.dimension, efSearch: spec.efSearch, logger: spec.logger });
+  return createIndex({ kind: spec.kind, ...indexOptions(spec) });
 }
 
 /** An empty live index of the catalog's kind. */
@@ -94,7 +112,8 @@ export function emptyLiveIndex(spec: IndexSpec, generation: number): LiveIndex {
 
 /**
  * The live index at start-up: the saved file when its sidecar matches the database (generation,
- * kind, count, weights) and it loads with the right size; else rebuilt from the stored vectors.
+ * kind, count, weights) and it loads with the right size and kind; else rebuilt from the stored
+ * vectors (so switching LOOKALIKE_INDEX rebuilds).
  * Temp files that crashed saves left beside the index file are removed first.
  * `saved` tells whether the file on disk matches it (else the caller saves it).
  */
@@ -112,14 +131,17 @@ export async function openLiveIndex(o: OpenLiveOptions): Promise<{ live: LiveInd
     existsSync(o.files.indexPath)
   ) {
     try {
-      const index = await loadIndex(o.files.indexPath, { efSearch: o.spec.efSearch, logger: o.spec.logger });
-      if (index.size() === count) {
+      const index = await loadIndex(o.files.indexPath, indexOptions(o.spec));
+      if (index.kind === o.spec.kind && index.size() === count) {
         const items = new Map<number, LiveItem>();
-        for (const r of o.store.rows()) items.set(r.fid, toLiveItem(r.id, r.path, r.metadata));
-        o.logger.debug({ size: count, generation }, 'index loaded');
+        for (const r of o.store.rows()) items.set(r.fid, toLiveItem(r.id, r.file ?? r.path, r.metadata));
+        o.logger.debug({ size: count, generation, kind: index.kind }, 'index loaded');
         return { live: new LiveIndex(index, items, generation), saved: true };
       }
-      o.logger.warn({ indexSize: index.size(), count }, 'index size disagrees with the database; rebuilding');
+      o.logger.warn(
+        { indexSize: index.size(), count, indexKind: index.kind, kind: o.spec.kind },
+        'index file disagrees with the database (size or kind); rebuilding',
+      );
       await index.close();
     } catch (err) {
       o.logger.warn({ err }, 'index file unreadable; rebuilding from stored vectors');
@@ -145,12 +167,7 @@ export async function rebuildLiveIndex(
 ): Promise<{ live: LiveIndex; saved: boolean }> {
   const t0 = performance.now();
   const generation = store.generation();
-  const builder = buildIndexInWorker({
-    kind: spec.kind,
-    dimension: spec.dimension,
-    efSearch: spec.efSearch,
-    logger: spec.logger,
-  });
+  const builder = buildIndexInWorker({ kind: spec.kind, ...indexOptions(spec) });
   try {
     const items = new Map<number, LiveItem>();
     for (const rows of storedChunks(store)) {
@@ -158,7 +175,7 @@ export async function rebuildLiveIndex(
         rows.map((r) => r.fid),
         rows.map((r) => blobToVector(r.vector)),
       );
-      for (const r of rows) items.set(r.fid, toLiveItem(r.id, r.path, r.metadata));
+      for (const r of rows) items.set(r.fid, toLiveItem(r.id, r.file ?? r.path, r.metadata));
     }
     const index = await builder.finish(save === undefined ? {} : { saveTo: save.files.indexPath });
     const live = new LiveIndex(index, items, generation);
@@ -202,7 +219,7 @@ async function rebuildInChunks(store: CatalogStore, index: VectorIndex): Promise
       rows.map((r) => r.fid),
       rows.map((r) => blobToVector(r.vector)),
     );
-    for (const r of rows) items.set(r.fid, toLiveItem(r.id, r.path, r.metadata));
+    for (const r of rows) items.set(r.fid, toLiveItem(r.id, r.file ?? r.path, r.metadata));
     await yieldToLoop();
   }
   return new LiveIndex(index, items, generation);

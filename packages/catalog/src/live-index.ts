@@ -4,7 +4,7 @@
  * the catalog is searchable while it is being indexed; it is never rebuilt on the answer path.
  */
 import type { ItemMetadata } from '@lookalike/core';
-import type { SearchHit, VectorIndex } from '@lookalike/index';
+import type { SearchFilter, SearchHit, VectorIndex } from '@lookalike/index';
 import type { LiveItem, Searchable } from './search.js';
 
 /** A stored item whose vector is new (added, or its content changed). */
@@ -52,8 +52,9 @@ export class LiveIndex implements Searchable {
     return this.index.size();
   }
 
-  search(query: Float32Array, k: number): SearchHit[] {
-    return this.index.search(query, k);
+  /** The k nearest fids (with `filter`: an exact scan of the allowed ones only). */
+  search(query: Float32Array, k: number, filter?: SearchFilter): SearchHit[] {
+    return this.index.search(query, k, filter);
   }
 
   item(fid: number): LiveItem | undefined {
@@ -99,6 +100,10 @@ export class LiveIndex implements Searchable {
   }
 }
 
+/**
+ * A stored item as the live index holds it. `relPath`: the image, relative to the images folder
+ * (folder items) or to the data dir (feed items: their image cache file).
+ */
 export function toLiveItem(id: string, relPath: string, metadata: string): LiveItem {
   return { id, relPath, metadata: JSON.parse(metadata) as ItemMetadata };
 }

@@ -152,12 +152,41 @@ export function massRemovalError(
   confirmed?: number,
 ): LookalikeError | undefined {
   if (total === 0 || wouldRemove * 2 <= total) return undefined;
-  const fmt = (n: number) => n.toLocaleString('en-US');
   const where = folderMissing
     ? `the folder ${imagesDir} is missing`
     : wouldRemove === total
       ? `the folder ${imagesDir} looks empty (is it mounted?)`
       : `most files in ${imagesDir} are gone`;
+  return refusal(wouldRemove, total, where, confirmed, 'files', { imagesDir, folderMissing });
+}
+
+/**
+ * The mass-removal guard of a feed catalog: a feed that lost more than half of the catalog's
+ * products (an empty or truncated export) is refused before anything changes.
+ * @returns REINDEX_MASS_REMOVAL with `details.wouldRemove`, `details.total`, `details.feed`,
+ *   `details.folderMissing` = false (and `details.confirmed`), or undefined
+ */
+export function feedMassRemovalError(
+  wouldRemove: number,
+  total: number,
+  feed: string,
+  confirmed?: number,
+): LookalikeError | undefined {
+  if (total === 0 || wouldRemove * 2 <= total) return undefined;
+  const where =
+    wouldRemove === total ? `the feed ${feed} lists none of them` : `most products are gone from the feed ${feed}`;
+  return refusal(wouldRemove, total, where, confirmed, 'products', { feed, folderMissing: false });
+}
+
+function refusal(
+  wouldRemove: number,
+  total: number,
+  where: string,
+  confirmed: number | undefined,
+  things: string,
+  details: Record<string, unknown>,
+): LookalikeError {
+  const fmt = (n: number) => n.toLocaleString('en-US');
   const why =
     confirmed === undefined
       ? 'refused without allowRemovals'
@@ -165,13 +194,14 @@ export function massRemovalError(
   const since =
     confirmed === undefined
       ? ''
-      : ` More files are gone since the removal of ${fmt(confirmed)} ${confirmed === 1 ? 'item' : 'items'} was confirmed.`;
+      : ` More ${things} are gone since the removal of ${fmt(confirmed)} ${confirmed === 1 ? 'item' : 'items'} was confirmed.`;
+  const check = things === 'files' ? 'Check the folder' : 'Check the feed';
   return new LookalikeError(
     'REINDEX_MASS_REMOVAL',
     `Reindex would remove ${wouldRemove} of ${total} items (${where}); ${why}`,
     {
-      details: { wouldRemove, total, imagesDir, folderMissing, ...(confirmed === undefined ? {} : { confirmed }) },
-      userMessage: `This reindex would remove ${fmt(wouldRemove)} of the ${fmt(total)} items in the catalog: ${where}.${since} Nothing was changed. Check the folder, then confirm the removal to go ahead.`,
+      details: { wouldRemove, total, ...details, ...(confirmed === undefined ? {} : { confirmed }) },
+      userMessage: `This reindex would remove ${fmt(wouldRemove)} of the ${fmt(total)} items in the catalog: ${where}.${since} Nothing was changed. ${check}, then confirm the removal to go ahead.`,
     },
   );
 }

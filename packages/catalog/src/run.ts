@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { type Embedder, type Logger, LookalikeError, type WeightsInfo } from '@lookalike/core';
 import { type Labels, readLabels } from './csv.js';
 import { type EmbedOutcome, embedInWindow, sha256Hex } from './embed-window.js';
+import { FailureTally } from './feed-failures.js';
 import type { LiveIndex, LiveRelabel, LiveUpsert } from './live-index.js';
 import { toLiveItem } from './live-index.js';
 import { type EmbedJob, massRemovalError, planReindex, removalCount, resolveHashed } from './plan.js';
@@ -111,6 +112,7 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
     store.setMeta('weights_source', ctx.weights.source);
     store.setMeta('weights_md5', ctx.weights.md5);
     store.setMeta('weights_description', ctx.weights.description);
+    store.setMeta('catalog_kind', 'folder');
     store.setMeta('images_dir', ctx.imagesDir);
     store.setMeta('labels_path', ctx.labelsPath ?? '');
   });
@@ -119,6 +121,10 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
   const plan = planReindex(scan, stored, labels);
   const failedFiles: string[] = [...scan.unreadable, ...plan.knownFailures];
   let failed = failedFiles.length;
+  const tally = new FailureTally(0);
+  for (const p of scan.unreadable) tally.add('FILE_UNREADABLE', p);
+  const knownCodes = new Map(stored.failures.map((f) => [f.path, f.code]));
+  for (const p of plan.knownFailures) tally.add(knownCodes.get(p) ?? 'FILE_UNREADABLE', p);
   let unchanged = plan.unchanged;
   const relabel: LiveRelabel[] = [...plan.relabel];
   const toEmbed: EmbedJob[] = [...plan.toEmbed];
@@ -210,6 +216,7 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
       }
       failed++;
       failedFiles.push(o.job.file.relPath);
+      tally.add(o.code, o.job.file.relPath);
       // It will not be in the catalog when the run ends.
       if (tracker.expected !== null) tracker.expected--;
       log.debug({ path: o.job.file.relPath, code: o.code }, 'skipped unreadable image');
@@ -247,7 +254,10 @@ export async function runReindex(ctx: RunContext): Promise<CatalogReindexSummary
     relabelled: relabel.length,
     collisions: scan.collisions,
     size,
+    failuresByCode: tally.byCode(),
+    downloads: 0,
+    notModified: 0,
   };
-  log.info({ ...summary, failedFiles: summary.failedFiles.slice(0, 5) }, 'reindex finished');
+  log.info({ ...summary, failedFiles: summary.failedFiles.slice(0, 5), failuresByCode: undefined }, 'reindex finished');
   return summary;
 }

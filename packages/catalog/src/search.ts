@@ -1,12 +1,19 @@
 /**
- * Top-k search over the live index: exact duplicates of the query left out, metadata filters,
- * and over-fetching (deeper each round) until k items pass or the index is exhausted.
+ * Top-k search over the live index: exact duplicates of the query, excluded ids (a "more like
+ * this" chain) and out-of-stock items left out, and metadata filters. With metadata filters or
+ * excluded ids, the index scans only the allowed items (a bitmap of them, `SearchFilter`), so k
+ * results come from k + a small margin for duplicates instead of an over-fetch; otherwise one
+ * plain search of k + that margin, and the filtered scan only when out-of-stock items (or
+ * duplicates) crowd it out. Either way: the first k allowed items in the index's order.
  */
 import type { ItemMetadata, MetadataFilters, SearchOptions, SimilarItem } from '@lookalike/core';
-import type { SearchHit } from '@lookalike/index';
+import type { SearchFilter, SearchHit } from '@lookalike/index';
 
 /** Squared-L2 distance under which a result counts as an exact duplicate of the query. */
 export const DUPLICATE_DISTANCE = 1e-6;
+
+/** Results fetched beyond k when exact duplicates of the query are left out (widened ×4 if short). */
+const DUPLICATE_MARGIN = 4;
 
 /** One searchable item, as the live index knows it. */
 export interface LiveItem {
@@ -19,7 +26,8 @@ export interface LiveItem {
 export interface Searchable {
   /** Live vectors in the index. */
   size(): number;
-  search(query: Float32Array, k: number): SearchHit[];
+  /** The k nearest (only fids `filter.allow`s, when given), nearest first (`VectorIndex.search`). */
+  search(query: Float32Array, k: number, filter?: SearchFilter): SearchHit[];
   item(fid: number): LiveItem | undefined;
 }
 
@@ -34,17 +42,23 @@ export function searchItems(
   if (k === 0 || n === 0) return [];
   const excludeDuplicates = options.excludeDuplicates ?? true;
   const filters = normaliseFilters(options.filters);
-  let depth = filters === undefined ? k + (excludeDuplicates ? 4 : 0) : Math.max(k * 8, 64);
-  for (;;) {
-    const kk = Math.min(depth, n);
-    const hits = index.search(query, kk);
+  const exclude = options.exclude === undefined || options.exclude.length === 0 ? undefined : new Set(options.exclude);
+  const hideOutOfStock = options.includeOutOfStock !== true;
+  const allowed = (item: LiveItem | undefined): item is LiveItem =>
+    item !== undefined &&
+    exclude?.has(item.id) !== true &&
+    !(hideOutOfStock && isOutOfStock(item.metadata)) &&
+    (filters === undefined || matches(item.metadata, filters));
+  const margin = excludeDuplicates ? DUPLICATE_MARGIN : 0;
+
+  /** The first k allowed, non-duplicate hits; `done` when no deeper search can add any. */
+  const collect = (hits: SearchHit[], kk: number): { out: SimilarItem[]; done: boolean } => {
     const out: SimilarItem[] = [];
     for (const h of hits) {
       if (h.id < 0) continue;
       if (excludeDuplicates && h.distance < DUPLICATE_DISTANCE) continue;
       const item = index.item(h.id);
-      if (item === undefined) continue;
-      if (filters !== undefined && !matches(item.metadata, filters)) continue;
+      if (!allowed(item)) continue;
       const distance = Math.max(0, h.distance);
       out.push({
         rank: out.length + 1,
@@ -54,11 +68,39 @@ export function searchItems(
         similarity: 1 - distance / 2,
         metadata: item.metadata,
       });
-      if (out.length === k) return out;
+      if (out.length === k) return { out, done: true };
     }
-    if (kk >= n) return out;
-    depth *= 4;
+    return { out, done: hits.length < kk || kk >= n };
+  };
+
+  if (filters === undefined && exclude === undefined) {
+    // Usually enough: out-of-stock items are few, and duplicates of the query one or two.
+    const kk = Math.min(k + margin, n);
+    const first = collect(index.search(query, kk), kk);
+    if (first.done) return first.out;
   }
+  // Only the allowed items are scanned; deeper only when duplicates of the query fill the margin.
+  const filter: SearchFilter = { allow: (fid) => allowed(index.item(fid)) };
+  for (let depth = k + margin; ; depth *= 4) {
+    const kk = Math.min(depth, n);
+    const r = collect(index.search(query, kk, filter), kk);
+    if (r.done) return r.out;
+  }
+}
+
+/**
+ * True for an item whose `availability` says out of stock (`out_of_stock`, or a labels file's
+ * "out of stock" / "Out-Of-Stock"): hidden from answers unless `includeOutOfStock`.
+ */
+export function isOutOfStock(metadata: ItemMetadata): boolean {
+  const v = metadata.availability;
+  return (
+    v !== undefined &&
+    v
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, '_') === 'out_of_stock'
+  );
 }
 
 /** Distinct values of a metadata field (name case-insensitive), most common first. */

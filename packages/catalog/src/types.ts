@@ -3,6 +3,7 @@
  */
 import type {
   CatalogPort,
+  ConditionalFetcher,
   Embedder,
   ItemMetadata,
   Logger,
@@ -12,7 +13,42 @@ import type {
   ReindexSummary,
   WeightsInfo,
 } from '@lookalike/core';
-import type { IndexStats } from '@lookalike/index';
+import type { FeedField, FeedFormat } from '@lookalike/feeds';
+import type { IndexKind, IndexStats } from '@lookalike/index';
+
+/** A product feed as the catalog's source (instead of a folder of images). */
+export interface FeedOptions {
+  /** A file path, or an http(s) URL (read through `CatalogOptions.fetcher`). */
+  source: string;
+  /** @defaultValue detected from the feed's first bytes and name */
+  format?: FeedFormat | undefined;
+  /** Extra column names per field, e.g. `{ imageUrl: 'Picture URL' }` (`--map field=column`). */
+  map?: Partial<Record<FeedField, string>> | undefined;
+  /**
+   * ISO 4217 code for prices written without one (a Shopify export's bare `Variant Price`).
+   * @defaultValue none: such prices stay text
+   */
+  currency?: string | undefined;
+  /**
+   * Answer with out-of-stock products too (searches may still ask either way with
+   * `SearchOptions.includeOutOfStock`). Out-of-stock products are indexed either way, so they come
+   * back without a download when they are in stock again. @defaultValue false
+   */
+  includeOutOfStock?: boolean | undefined;
+}
+
+/**
+ * The downloads of a feed catalog, made by the caller with @lookalike/fetch (`createFetcher`:
+ * the SSRF guard, host allowlist and byte limit of every download); the catalog never makes one.
+ * Image failures are LookalikeErrors whose `details.status` (HTTP status) and `details.reason`
+ * ('http' | 'timeout' | 'network' | 'redirects' …) name what happened.
+ */
+export type FeedFetcher = Pick<ConditionalFetcher, 'fetchConditional' | 'openStream'>;
+
+/** Per-host limits and retries around each download (`createHostQueue` of @lookalike/fetch). */
+export interface HostQueue {
+  run<T>(url: string, fn: () => Promise<T>): Promise<T>;
+}
 
 export interface CatalogOptions {
   /** Where `catalog.sqlite` and `index.faiss` live. Created when missing. */
@@ -26,10 +62,12 @@ export interface CatalogOptions {
   labelsPath?: string | undefined;
   embedder: Embedder;
   /**
-   * Index type and HNSW search breadth. @defaultValue kind: the kind of the last saved index,
-   * else 'flat'; efSearch: 96
+   * Index type ('flat', 'hnsw', or 'flat-sq8': 8-bit codes whose top candidates are re-ranked with
+   * the fp32 vectors of this catalog's database) and HNSW search breadth. Another kind than the
+   * saved index's rebuilds it from the stored vectors. @defaultValue kind: the kind of the last
+   * saved index, else 'flat'; efSearch: 96
    */
-  index?: { kind?: 'flat' | 'hnsw'; efSearch?: number };
+  index?: { kind?: IndexKind; efSearch?: number };
   /** @defaultValue silentLogger */
   logger?: Logger;
   /**
@@ -51,6 +89,22 @@ export interface CatalogOptions {
    * are made, like a first index. @defaultValue false
    */
   answerFromStored?: boolean;
+  /**
+   * Make this a feed catalog: the products of a feed, their images downloaded (conditionally,
+   * content-addressed in `<dataDir>/image-cache/`). @defaultValue the feed recorded by the last
+   * reindex, unless `imagesDir` is given (then it is a folder catalog)
+   */
+  feed?: FeedOptions | undefined;
+  /** The downloads of a feed catalog (image requests; the feed itself when it is a URL). */
+  fetcher?: FeedFetcher | undefined;
+  /** Per-host concurrency and retries of the downloads. @defaultValue none: downloads run as the pipeline starts them */
+  hostQueue?: HostQueue | undefined;
+}
+
+/** Failures of one code in a run: how many, and the first few ids (or `line N` for rows without one). */
+export interface FailureGroup {
+  count: number;
+  first: string[];
 }
 
 /** The reindex summary with catalog extras. */
@@ -63,15 +117,29 @@ export interface CatalogReindexSummary extends ReindexSummary {
   collisions: string[];
   /** Catalog size after the run. */
   size: number;
+  /**
+   * Every failure of the run by code: feed rows skipped (FEED_ROW_*), images that failed to
+   * download (FETCH_HTTP_404, FETCH_TIMEOUT, FETCH_NETWORK, FETCH_NOT_IMAGE, IMAGE_TOO_LARGE,
+   * HOST_NOT_ALLOWED, FETCH_BLOCKED_ADDRESS …) or to decode (IMAGE_DECODE_FAILED …).
+   */
+  failuresByCode: Record<string, FailureGroup>;
+  /** Images downloaded with a body (200) in this run (feed catalogs; 0 for folders). */
+  downloads: number;
+  /** Image requests answered 304 Not Modified (feed catalogs; 0 for folders). */
+  notModified: number;
 }
 
 export interface CatalogInfo {
   dataDir: string;
+  /** A folder of images, or a product feed. */
+  kind: 'folder' | 'feed';
   imagesDir: string | undefined;
+  /** The feed of a feed catalog (its source, format and whether out-of-stock products answer). */
+  feed: { source: string; format: FeedFormat | undefined; includeOutOfStock: boolean } | undefined;
   labelsPath: string | undefined;
   size: number;
   generation: number;
-  indexKind: 'flat' | 'hnsw';
+  indexKind: IndexKind;
   /** Weights the stored vectors were made with (undefined for a new catalog). */
   storedWeights: { source: string; md5: string } | undefined;
   /** True when the stored vectors were made with other weights than the loaded ones (a model change to finish). */

@@ -7,7 +7,7 @@
 
 import type { LiveItem, Searchable } from '@lookalike/catalog';
 import type { ItemMetadata, Logger } from '@lookalike/core';
-import type { SearchHit, VectorIndex } from '@lookalike/index';
+import type { SearchFilter, SearchHit, VectorIndex } from '@lookalike/index';
 import type { Changes, LiveItemRow, VectorChunk } from '@lookalike/pg';
 
 /** One searchable item: the catalog's search shape plus its PostgreSQL id. */
@@ -45,6 +45,8 @@ function finite(v: Float32Array): boolean {
 export class ReplicaItems implements Searchable {
   readonly index: VectorIndex;
   readonly #items = new Map<number, ReplicaItem>();
+  /** The PostgreSQL id of each shown id (`ReplicaItem.id`), for "more like this". */
+  readonly #byId = new Map<string, number>();
   readonly #log: Logger;
 
   constructor(index: VectorIndex, logger: Logger) {
@@ -56,8 +58,9 @@ export class ReplicaItems implements Searchable {
     return this.index.size();
   }
 
-  search(query: Float32Array, k: number): SearchHit[] {
-    return this.index.search(query, k);
+  /** The k nearest fids (with `filter`: an exact scan of the allowed ones only). */
+  search(query: Float32Array, k: number, filter?: SearchFilter): SearchHit[] {
+    return this.index.search(query, k, filter);
   }
 
   item(fid: number): ReplicaItem | undefined {
@@ -66,6 +69,30 @@ export class ReplicaItems implements Searchable {
 
   items(): IterableIterator<ReplicaItem> {
     return this.#items.values();
+  }
+
+  /** The vector of the item with this shown id, read back from the in-memory index (no PostgreSQL). */
+  vectorOf(id: string): Float32Array | undefined {
+    const fid = this.#byId.get(id);
+    return fid === undefined ? undefined : this.index.vector(fid);
+  }
+
+  #setItem(item: ReplicaItem): void {
+    const before = this.#items.get(item.itemId);
+    if (before !== undefined && before.id !== item.id) this.#forget(before);
+    this.#items.set(item.itemId, item);
+    this.#byId.set(item.id, item.itemId);
+  }
+
+  #deleteItem(itemId: number): void {
+    const item = this.#items.get(itemId);
+    if (item === undefined) return;
+    this.#items.delete(itemId);
+    this.#forget(item);
+  }
+
+  #forget(item: ReplicaItem): void {
+    if (this.#byId.get(item.id) === item.itemId) this.#byId.delete(item.id);
   }
 
   /**
@@ -91,7 +118,7 @@ export class ReplicaItems implements Searchable {
    */
   setItems(rows: readonly LiveItemRow[]): void {
     for (const row of rows) {
-      if (this.index.has(row.id)) this.#items.set(row.id, replicaItemOf(row.id, row.sourceKey, row.metadata));
+      if (this.index.has(row.id)) this.#setItem(replicaItemOf(row.id, row.sourceKey, row.metadata));
     }
   }
 
@@ -121,13 +148,13 @@ export class ReplicaItems implements Searchable {
     });
     const drop = [...removed, ...good.map((u) => u.id)].filter((id) => this.index.has(id));
     if (drop.length > 0) this.index.remove(drop);
-    for (const id of removed) this.#items.delete(id);
+    for (const id of removed) this.#deleteItem(id);
     if (good.length > 0) {
       this.index.add(
         good.map((u) => u.id),
         good.map((u) => u.vector),
       );
-      for (const u of good) this.#items.set(u.id, replicaItemOf(u.id, u.sourceKey, u.metadata));
+      for (const u of good) this.#setItem(replicaItemOf(u.id, u.sourceKey, u.metadata));
     }
     return { added: good.length, removed: removed.length };
   }

@@ -28,13 +28,20 @@ function pathOf(imagesDir: string | undefined, sourceKey: string): string {
 /**
  * Loads the catalog `options.name` of the loaded model from PostgreSQL and follows it.
  * @throws LookalikeError DATABASE_UNAVAILABLE (the load failed), INDEX_CORRUPT (stored vectors of
- *   another dimension), FAISS_UNAVAILABLE
+ *   another dimension), FAISS_UNAVAILABLE, CONFIG_INVALID (index kind flat-sq8)
  */
 export async function openReplicaCatalog(options: ReplicaCatalogOptions): Promise<ReplicaCatalog> {
   const { pg, name, weights, dimension, imagesDir, reindexer } = options;
   const store = pg.store;
   const model = modelKey(weights);
   const log: Logger = (options.logger ?? silentLogger).child({ component: 'replica', catalog: name });
+  if (options.index?.kind === 'flat-sq8') {
+    throw new LookalikeError(
+      'CONFIG_INVALID',
+      'LOOKALIKE_INDEX=flat-sq8 needs the fp32 vectors of the embedded catalog to re-rank with; a PostgreSQL replica holds its vectors only in FAISS: use flat or hnsw',
+      { details: { variables: ['LOOKALIKE_INDEX'] } },
+    );
+  }
   const index = createIndex({
     kind: options.index?.kind ?? 'flat',
     dimension,
@@ -102,6 +109,8 @@ export async function openReplicaCatalog(options: ReplicaCatalogOptions): Promis
     },
 
     facet: (field) => facetOf(state.items(), field),
+
+    vectorOf: (id) => (closed ? undefined : state.vectorOf(id)),
 
     async reindex(onProgress, runOptions): Promise<ClusterReindexSummary> {
       if (closed) throw new LookalikeError('INTERNAL', 'Catalog is closed');

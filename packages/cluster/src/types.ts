@@ -13,6 +13,7 @@ import type {
   ReindexSummary,
   WeightsInfo,
 } from '@lookalike/core';
+import type { IndexKind } from '@lookalike/index';
 import type { PgCatalog } from '@lookalike/pg';
 import type { Redis } from '@lookalike/redis';
 
@@ -132,8 +133,11 @@ export interface ReplicaCatalogOptions extends ClusterCatalogSpec {
   pg: PgCatalog;
   /** Runs `reindex()`. */
   reindexer: Reindexer;
-  /** @defaultValue { kind: 'flat', efSearch: 96 } */
-  index?: { kind?: 'flat' | 'hnsw'; efSearch?: number };
+  /**
+   * @defaultValue { kind: 'flat', efSearch: 96 }. `flat-sq8` is refused (CONFIG_INVALID): it re-ranks
+   * with fp32 vectors a replica does not hold (its vectors live only in FAISS).
+   */
+  index?: { kind?: IndexKind; efSearch?: number };
   logger?: Logger;
 }
 

@@ -35,6 +35,33 @@ const int = (def: number, min: number, max: number) => z.coerce.number().int().m
 const num = (def: number, min: number, max: number) => z.coerce.number().min(min).max(max).default(def);
 const url = optionalString.pipe(z.url().optional());
 
+/**
+ * The vector index kinds (LOOKALIKE_INDEX): exact `flat` (the default), approximate `hnsw`, and
+ * `flat-sq8` (8-bit codes, a quarter of the memory, the top candidates re-ranked exactly with the
+ * catalog store's fp32 vectors; embedded catalog only). Mirrors `IndexKind` of @lookalike/index,
+ * which core cannot import.
+ */
+export const INDEX_KINDS = ['flat', 'hnsw', 'flat-sq8'] as const;
+/** `field=column,field=column` (LOOKALIKE_FEED_MAP): the feed field names are checked by the catalog. */
+const feedMap = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    const map: Record<string, string> = {};
+    for (const entry of (s ?? '').split(',').map((x) => x.trim())) {
+      if (entry === '') continue;
+      const eq = entry.indexOf('=');
+      const field = entry.slice(0, eq).trim();
+      const column = entry.slice(eq + 1).trim();
+      if (eq < 1 || field === '' || column === '') {
+        ctx.addIssue({ code: 'custom', message: 'entries must read field=column, separated by commas' });
+        return z.NEVER;
+      }
+      map[field] = column;
+    }
+    return map;
+  });
+
 /** Every environment variable the product reads. `.env.example` documents each one. */
 export const configSchema = z.object({
   LOOKALIKE_MODELS_DIR: z.string().default('models'),
@@ -42,13 +69,14 @@ export const configSchema = z.object({
   LOOKALIKE_CATALOG_DIR: optionalString,
   LOOKALIKE_LABELS: optionalString,
   LOOKALIKE_RUNTIME: z.enum(['onnx', 'tfjs']).default('onnx'),
+  LOOKALIKE_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
   LOOKALIKE_RESIZE: z.enum(['stretch', 'pad']).default('stretch'),
   LOOKALIKE_EXIF: bool(true),
   LOOKALIKE_THREADS: int(0, 0, 256),
   LOOKALIKE_BATCH_SIZE: int(8, 1, 256),
   LOOKALIKE_BATCH_SLICE: int(4, 1, 256),
   LOOKALIKE_EMBED_WORKERS: int(1, 1, 64),
-  LOOKALIKE_INDEX: z.enum(['flat', 'hnsw']).default('flat'),
+  LOOKALIKE_INDEX: z.enum(INDEX_KINDS).default('flat'),
   LOOKALIKE_HNSW_EF_SEARCH: int(96, 1, 4096),
   LOOKALIKE_MAX_PIXELS: int(DEFAULT_IMAGE_LIMITS.maxPixels, 1, 1_000_000_000),
   LOOKALIKE_MAX_BYTES: int(DEFAULT_IMAGE_LIMITS.maxBytes, 1, 1024 * 1024 * 1024),
@@ -59,6 +87,12 @@ export const configSchema = z.object({
   LOOKALIKE_FETCH_TIMEOUT_MS: int(15_000, 100, 600_000),
   LOOKALIKE_FETCH_CONNECT_TIMEOUT_MS: int(5_000, 50, 600_000),
   LOOKALIKE_FETCH_ALLOW_PRIVATE: bool(false),
+  LOOKALIKE_FEED: optionalString,
+  LOOKALIKE_FEED_FORMAT: optionalString.pipe(z.enum(['csv', 'tsv', 'json', 'jsonl', 'xml']).optional()),
+  LOOKALIKE_FEED_MAP: optionalString.pipe(feedMap),
+  FEED_HOSTS: list,
+  LOOKALIKE_INCLUDE_OUT_OF_STOCK: bool(false),
+  LOOKALIKE_FEED_CONCURRENCY: int(4, 1, 64),
   LOOKALIKE_PUBLIC_HOSTS: list,
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   HOST: z.string().default('127.0.0.1'),
@@ -108,6 +142,8 @@ export const configSchema = z.object({
   LOOKALIKE_JOB_LOCK_MS: int(30_000, 1_000, 3_600_000),
   LOOKALIKE_REINDEX_LEASE_MS: int(15_000, 1_000, 3_600_000),
   LOOKALIKE_NO_WORKER_TIMEOUT_MS: int(10_000, 100, 3_600_000),
+  LOOKALIKE_FEEDBACK: z.enum(['on', 'off']).default('on'),
+  LOOKALIKE_FEEDBACK_SALT: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -119,6 +155,8 @@ export interface Config {
   catalog: { imagesDir: string | undefined; labelsPath: string | undefined };
   embedder: {
     runtime: 'onnx' | 'tfjs';
+    /** `int8`: the model `lookalike models quantize` wrote (onnx only; a different catalog model). */
+    precision: 'fp32' | 'int8';
     resize: 'stretch' | 'pad';
     exif: boolean;
     /** 0 = one per core. */
@@ -131,7 +169,7 @@ export interface Config {
   };
   /** Limits every image is held to: uploads, downloads, catalog files. */
   image: ImageLimits;
-  index: { kind: 'flat' | 'hnsw'; efSearch: number };
+  index: { kind: (typeof INDEX_KINDS)[number]; efSearch: number };
   limits: {
     /** Chat users' queries per user per minute. */
     ratePerMinute: number;
@@ -149,6 +187,24 @@ export interface Config {
      * and send tokens over plain http. Off by default.
      */
     allowPrivate: boolean;
+  };
+  /**
+   * A product feed as the catalog (instead of a folder of images): Google Merchant TSV/CSV/XML,
+   * JSON/JSONL or a Shopify export, read from a file or an http(s) URL.
+   */
+  feed: {
+    /** LOOKALIKE_FEED: a file path (made absolute) or an http(s) URL; undefined: no feed. */
+    source: string | undefined;
+    /** @defaultValue detected from the feed's first bytes and name */
+    format: 'csv' | 'tsv' | 'json' | 'jsonl' | 'xml' | undefined;
+    /** Extra column names per feed field (`imageUrl` → "Picture URL"). */
+    map: Record<string, string>;
+    /** Hosts product images may come from; 'any-public': any host with a public address (FEED_HOSTS unset). */
+    hosts: string[] | 'any-public';
+    /** Answer with out-of-stock products too. @defaultValue false */
+    includeOutOfStock: boolean;
+    /** Image downloads in flight per host. @defaultValue 4 */
+    concurrency: number;
   };
   /**
    * The scale-out engines: PostgreSQL for the shared catalog (`DATABASE_URL`), Redis for the
@@ -172,6 +228,11 @@ export interface Config {
     /** The coordinator says REINDEX_NO_WORKERS when no worker was seen this long while jobs wait. */
     noWorkerTimeoutMs: number;
   };
+  /**
+   * 👍/👎 reactions and "more like this" presses on the bots' answers, stored with a salted hash
+   * of the user id (never the id). `salt` undefined: a random one kept in the data dir.
+   */
+  feedback: { enabled: boolean; salt: string | undefined };
   logLevel: RawConfig['LOG_LEVEL'];
   http: {
     host: string;
@@ -239,6 +300,14 @@ export function parseConfig(
   if (shardIds.some((id) => !Number.isInteger(id) || id < 0 || id >= (c.DISCORD_SHARD_COUNT ?? 1))) {
     problems.push('DISCORD_SHARD_IDS: every id must be a whole number below DISCORD_SHARD_COUNT');
   }
+  if (c.LOOKALIKE_FEED !== undefined && c.DATABASE_URL !== undefined) {
+    problems.push('LOOKALIKE_FEED: feed catalogs live in the embedded catalog for now; unset DATABASE_URL to use one');
+  }
+  if (c.LOOKALIKE_INDEX === 'flat-sq8' && c.DATABASE_URL !== undefined) {
+    problems.push(
+      'LOOKALIKE_INDEX: flat-sq8 re-ranks with the fp32 vectors of the embedded catalog, which PostgreSQL replicas do not hold; use flat or hnsw with DATABASE_URL',
+    );
+  }
   for (const [name, value, schemes] of [
     ['DATABASE_URL', c.DATABASE_URL, ['postgres:', 'postgresql:']],
     ['REDIS_URL', c.REDIS_URL, ['redis:', 'rediss:']],
@@ -263,6 +332,7 @@ export function parseConfig(
     },
     embedder: {
       runtime: c.LOOKALIKE_RUNTIME,
+      precision: c.LOOKALIKE_PRECISION,
       resize: c.LOOKALIKE_RESIZE,
       exif: c.LOOKALIKE_EXIF,
       threads: c.LOOKALIKE_THREADS,
@@ -284,6 +354,17 @@ export function parseConfig(
       allowedHosts: c.ATTACHMENT_HOSTS,
       allowPrivate: c.LOOKALIKE_FETCH_ALLOW_PRIVATE,
     },
+    feed: {
+      source:
+        c.LOOKALIKE_FEED === undefined || /^https?:\/\//i.test(c.LOOKALIKE_FEED)
+          ? c.LOOKALIKE_FEED
+          : resolve(c.LOOKALIKE_FEED),
+      format: c.LOOKALIKE_FEED_FORMAT,
+      map: c.LOOKALIKE_FEED_MAP,
+      hosts: c.FEED_HOSTS.length > 0 ? c.FEED_HOSTS : 'any-public',
+      includeOutOfStock: c.LOOKALIKE_INCLUDE_OUT_OF_STOCK,
+      concurrency: c.LOOKALIKE_FEED_CONCURRENCY,
+    },
     scale: {
       databaseUrl: c.DATABASE_URL,
       redisUrl: c.REDIS_URL,
@@ -296,6 +377,7 @@ export function parseConfig(
       leaseMs: c.LOOKALIKE_REINDEX_LEASE_MS,
       noWorkerTimeoutMs: c.LOOKALIKE_NO_WORKER_TIMEOUT_MS,
     },
+    feedback: { enabled: c.LOOKALIKE_FEEDBACK === 'on', salt: c.LOOKALIKE_FEEDBACK_SALT },
     logLevel: c.LOG_LEVEL,
     http: { host: c.HOST, port: c.PORT, localPage: c.LOCAL_PAGE, publicHosts: c.LOOKALIKE_PUBLIC_HOSTS },
     discord:

@@ -28,6 +28,7 @@ export const USER_ERROR_CODES = [
   'BAD_REQUEST',
   'INDEX_MODEL_MISMATCH',
   'NO_IMAGE',
+  'ITEM_NOT_FOUND',
 ] as const;
 
 /** Codes for operators: set-up, files, configuration, platform failures. */
@@ -47,6 +48,7 @@ export const INTERNAL_ERROR_CODES = [
   'DATABASE_UNAVAILABLE',
   'REDIS_UNAVAILABLE',
   'WORKER_MODEL_MISMATCH',
+  'FEED_INVALID',
   'INTERNAL',
 ] as const;
 
@@ -84,6 +86,7 @@ export const USER_MESSAGES: Readonly<Record<UserErrorCode, string>> = Object.fre
   BAD_REQUEST: 'That request is malformed.',
   INDEX_MODEL_MISMATCH: 'The catalog was built with a different model. An admin needs to run /reindex.',
   NO_IMAGE: "I didn't find an image to search with. Attach a photo and try again.",
+  ITEM_NOT_FOUND: 'That product is no longer in the catalog. Post a photo to search again.',
 });
 
 const GENERIC_MESSAGE = 'Something went wrong on my side. Please try again later.';

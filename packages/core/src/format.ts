@@ -52,26 +52,99 @@ export function formatSummary(summary: ReindexSummary): string {
   return line;
 }
 
-/** The item's display name: productDisplayName, else the file name without extension. */
+/** Line breaks, tabs and other control characters (a feed's text is untrusted). */
+const BREAKS = /[\s\p{Cc}\u2028\u2029]+/gu;
+
+/**
+ * `text` safe to print on a terminal: control characters (escape sequences included) and line
+ * breaks become one space, so a feed's ids cannot move the cursor or fake table rows.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(BREAKS, ' ');
+}
+
+/**
+ * The first value that is a non-empty string after trimming, or undefined. Whitespace runs and
+ * control characters become one space: a feed title cannot start a fake result line (or a
+ * markdown heading or quote) in a chat answer.
+ */
+function firstText(...values: (string | undefined)[]): string | undefined {
+  for (const v of values) {
+    const t = v?.replace(BREAKS, ' ').trim();
+    if (t !== undefined && t.length > 0) return t;
+  }
+  return undefined;
+}
+
+/** The item's display name: `title` (feeds), `productDisplayName` (Kaggle), else the file name without extension. */
 export function itemTitle(item: Pick<SimilarItem, 'path' | 'id' | 'metadata'>): string {
-  const name = item.metadata.productDisplayName?.trim();
-  if (name !== undefined && name.length > 0) return name;
+  const name = firstText(item.metadata.title, item.metadata.productDisplayName);
+  if (name !== undefined) return name;
   const file = basename(item.path, extname(item.path));
   return file.length > 0 ? file : item.id;
 }
 
-/** "Shirts · Navy Blue" (parts that are missing are left out). */
+/**
+ * The last part of a "A > B > C" product type ("C"), the category a feed item is shown with
+ * when it has no `articleType`.
+ */
+function lastCategory(productType: string | undefined): string | undefined {
+  const parts = productType?.split('>') ?? [];
+  return firstText(parts[parts.length - 1]);
+}
+
+/** "Acme · Shirts · Navy Blue": brand, category and colour, the parts that are missing left out. */
 export function itemSubtitle(item: Pick<SimilarItem, 'metadata'>): string {
-  return [item.metadata.articleType, item.metadata.baseColour]
-    .map((s) => s?.trim())
-    .filter((s): s is string => s !== undefined && s.length > 0)
+  const m = item.metadata;
+  return [
+    firstText(m.brand),
+    firstText(m.articleType) ?? lastCategory(m.productType),
+    firstText(m.baseColour) ?? firstText(m.color),
+  ]
+    .filter((s): s is string => s !== undefined)
     .join(' · ');
 }
 
-/** "1. Turtle Check Men Navy Blue Shirt — Shirts · Navy Blue — 87%". */
+/**
+ * The price as shown: "49.90 EUR", or "39.90 EUR (was 49.90 EUR)" with a sale price; '' when
+ * the catalog has none.
+ */
+export function itemPrice(item: Pick<SimilarItem, 'metadata'>): string {
+  const price = firstText(item.metadata.price);
+  const sale = firstText(item.metadata.salePrice);
+  if (sale !== undefined && price !== undefined && sale !== price) return `${sale} (was ${price})`;
+  return sale ?? price ?? '';
+}
+
+/** Longest product link shown (longer ones are dropped, not cut). */
+const MAX_LINK_LENGTH = 2000;
+
+/**
+ * The item's product page when it is an absolute http(s) URL without credentials, normalised
+ * (`new URL().href`); undefined otherwise, so a `javascript:` or `data:` link is never shown.
+ */
+export function itemLink(item: Pick<SimilarItem, 'metadata'>): string | undefined {
+  return safeLink(item.metadata.link);
+}
+
+/** `text` as an http(s) link (normalised), or undefined (other schemes, credentials, too long, unparsable). */
+export function safeLink(text: string | undefined): string | undefined {
+  const t = text?.trim();
+  if (t === undefined || t.length === 0 || t.length > MAX_LINK_LENGTH) return undefined;
+  let url: URL;
+  try {
+    url = new URL(t);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.username !== '' || url.password !== '' || url.hostname === '') return undefined;
+  return url.href.length > MAX_LINK_LENGTH ? undefined : url.href;
+}
+
+/** "1. Turtle Check Men Navy Blue Shirt — Shirts · Navy Blue — 49.90 EUR — 87%" (missing parts left out). */
 export function formatResultLine(item: SimilarItem): string {
-  const sub = itemSubtitle(item);
-  return [`${item.rank}. ${itemTitle(item)}`, sub, formatSimilarity(item.similarity)]
+  return [`${item.rank}. ${itemTitle(item)}`, itemSubtitle(item), itemPrice(item), formatSimilarity(item.similarity)]
     .filter((s) => s.length > 0)
     .join(' — ');
 }

@@ -83,10 +83,77 @@ export interface FetchOptions {
 export interface ImageFetcher {
   /**
    * Downloads an image.
-   * @throws LookalikeError HOST_NOT_ALLOWED, FETCH_FAILED, FETCH_NOT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_IMAGE
+   * @throws LookalikeError HOST_NOT_ALLOWED, FETCH_FAILED (with `details.reason`: FetchFailureReason,
+   *   `details.status` for HTTP answers, `details.retryAfterMs` from Retry-After on 429/503),
+   *   FETCH_NOT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_IMAGE
    */
   fetch(url: string, options?: FetchOptions): Promise<Buffer>;
   close(): Promise<void>;
+}
+
+/**
+ * What a failed download's `details.reason` says (FETCH_FAILED): a non-2xx answer (`http`, with
+ * `details.status`), a connect, header or body timeout, a network error (refused, reset, DNS),
+ * too many redirects or one without Location, a feed stream over its byte limit, a URL that does
+ * not parse, an empty body.
+ */
+export type FetchFailureReason = 'http' | 'timeout' | 'network' | 'redirects' | 'too-large' | 'invalid-url' | 'empty';
+
+export interface ConditionalFetchOptions extends FetchOptions {
+  /** The ETag of the copy held: sent as If-None-Match. */
+  etag?: string;
+  /** The Last-Modified of the copy held: sent as If-Modified-Since. */
+  lastModified?: string;
+}
+
+/** A conditional download: unchanged (304), or the image with the validators to send next time. */
+export type ConditionalFetchResult =
+  | { status: 'not-modified' }
+  | {
+      status: 'ok';
+      bytes: Buffer;
+      /** The sniffed image type ("image/jpeg"), not the server's claim. */
+      contentType: string;
+      etag?: string;
+      lastModified?: string;
+      /** The URL after redirects (some CDNs ignore If-None-Match on redirects: keep it too). */
+      finalUrl: string;
+    };
+
+export interface OpenStreamOptions {
+  /** Largest body; more is FETCH_FAILED (reason too-large) from the body. @defaultValue 4 GiB */
+  maxBytes?: number;
+  /** Longest wait for the response head, and between two body chunks (idle, not total). @defaultValue the fetcher's timeoutMs */
+  timeoutMs?: number;
+  /** Extra request headers. Never logged; dropped on a redirect to another origin. */
+  headers?: Record<string, string>;
+  requestId?: string;
+}
+
+/** A document (a product feed) opened over HTTP(S), not sniffed. */
+export interface FetchedStream {
+  /** The body; iterate it once. Leaving the loop early closes the connection. */
+  body: AsyncIterable<Uint8Array>;
+  /** As the server declared it ("" when it did not). */
+  contentType: string;
+  finalUrl: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** An ImageFetcher that also makes conditional requests and opens feed documents (@lookalike/fetch). */
+export interface ConditionalFetcher extends ImageFetcher {
+  /**
+   * Downloads an image unless the copy held is current. Same checks as `fetch`.
+   * @throws LookalikeError like `fetch`
+   */
+  fetchConditional(url: string, options?: ConditionalFetchOptions): Promise<ConditionalFetchResult>;
+  /**
+   * Opens a document for streaming, with the same host and address checks (no sniffing, no image
+   * byte limit: `maxBytes` instead).
+   * @throws LookalikeError HOST_NOT_ALLOWED, FETCH_BLOCKED_ADDRESS, FETCH_INSECURE, FETCH_FAILED
+   */
+  openStream(url: string, options?: OpenStreamOptions): Promise<FetchedStream>;
 }
 
 export interface CollageOptions {

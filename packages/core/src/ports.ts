@@ -31,12 +31,18 @@ export type WeightsSource = 'keras-official' | 'file' | 'untrained';
 /** Identity of the loaded weights: recorded in the catalog, shown in every answer. */
 export interface WeightsInfo {
   source: WeightsSource;
-  /** md5 of the source HDF5 file the model files were converted from. */
+  /**
+   * The model identity the catalog records and compares: for fp32, the md5 of the source HDF5
+   * file the model files were converted from; for int8, an md5 over that md5, `int8` and the
+   * int8 file's sha256 (so an int8 catalog and an fp32 catalog are different models).
+   */
   md5: string;
   /** True when the weights are random: results are not meaningful. */
   untrained: boolean;
   /** One human line, e.g. "ResNet50 ImageNet (keras-official, md5 4d473c1d…)". */
   description: string;
+  /** Numeric precision of the model that computes the vectors. @defaultValue 'fp32' (when absent) */
+  precision?: 'fp32' | 'int8';
 }
 
 /** An image: raw bytes, or a path to a file. */
@@ -74,6 +80,26 @@ export interface ItemMetadata {
   year?: string;
   usage?: string;
   productDisplayName?: string;
+  /** Feed catalogs (Google Merchant, Shopify): the product's name. */
+  title?: string;
+  /** The product page (http/https), for clickable answers. */
+  link?: string;
+  /** As shown: "49.90 EUR", or the feed's text when it is not unambiguous (never guessed). */
+  price?: string;
+  /** The parsed amount ("49.90"), when the price is unambiguous. */
+  priceAmount?: string;
+  /** ISO 4217 code ("EUR"), when the price is unambiguous. */
+  priceCurrency?: string;
+  /** A sale price, as shown (same form as `price`). */
+  salePrice?: string;
+  brand?: string;
+  /** `in_stock`, `out_of_stock`, `preorder` or `backorder` (older feeds' "in stock" normalised). */
+  availability?: string;
+  color?: string;
+  /** "A > B > C" path (Merchant `product_type`, Shopify `Type`). */
+  productType?: string;
+  /** The image URL the vector was made from (feed catalogs). */
+  imageUrl?: string;
   [extra: string]: string | undefined;
 }
 
@@ -95,6 +121,10 @@ export interface SearchOptions {
   filters?: MetadataFilters;
   /** Leave out items at distance ≈ 0 from the query. Default true. */
   excludeDuplicates?: boolean;
+  /** Item ids (`SimilarItem.id`) to leave out, e.g. the results already shown in a "more like this" chain. */
+  exclude?: readonly string[];
+  /** Also answer with items whose `availability` is `out_of_stock`. @defaultValue false */
+  includeOutOfStock?: boolean;
   /**
    * md5 of the weights the query vector was made with. When it is not the weights of the vectors
    * that answer (`CatalogPort.answeringWeights()`), search throws INDEX_MODEL_MISMATCH instead of
@@ -188,5 +218,10 @@ export interface CatalogPort {
   answeringWeights?(): WeightsInfo;
   /** The model change in progress, or null. @defaultValue (when not implemented) null */
   migration?(): ModelMigration | null;
+  /**
+   * The stored vector of an item (`SimilarItem.id`), for "more like this": no download, no
+   * embedding. Undefined when the item is not in the catalog.
+   */
+  vectorOf?(id: string): Float32Array | undefined | Promise<Float32Array | undefined>;
   close(): Promise<void>;
 }

@@ -40,6 +40,26 @@ export interface FindSimilarOptions extends Requester {
   surface?: Surface;
 }
 
+/**
+ * "More like this": the k items nearest to a catalog item, searched with its stored vector (no
+ * download, no embedding).
+ */
+export interface MoreLikeThisOptions extends Requester {
+  /** Number of results, 1–10. @defaultValue the configured default (6) */
+  k?: number;
+  /** The filters of the answer the press came from (kept along the chain). */
+  filters?: MetadataFilters;
+  /**
+   * Item ids to leave out besides the item itself: those already shown in this chain. At most
+   * MAX_EXCLUDE (BAD_REQUEST beyond). @defaultValue []
+   */
+  exclude?: readonly string[];
+  /** Correlates logs; generated when absent. */
+  requestId?: string;
+  /** @defaultValue 'page' */
+  surface?: Surface;
+}
+
 /** One image an adapter may attach beside the collage. */
 export interface ResultImage {
   rank: number;
@@ -62,6 +82,15 @@ export interface Answer {
   collage: Buffer;
   /** The individual catalog images, loaded on demand. */
   images(): Promise<ResultImage[]>;
+  /** The filters the search was made with (absent: none), for buttons that search again. */
+  filters?: MetadataFilters;
+  /**
+   * Item ids this answer left out ("more like this": the item and those shown before in its
+   * chain). Together with `results` they are the chain a further press excludes. Absent: none.
+   */
+  excluded?: readonly string[];
+  /** "More like this": the catalog item the answer is about. */
+  sourceItemId?: string;
 }
 
 export type FetchImageOptions = Pick<FetchOptions, 'headers' | 'notImageHint'>;
@@ -100,6 +129,16 @@ export interface SimilarityService {
    * @throws LookalikeError HOST_NOT_ALLOWED, FETCH_FAILED, FETCH_NOT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_IMAGE
    */
   fetchImage(url: string, options?: FetchImageOptions): Promise<Buffer>;
+  /**
+   * "More like this": the k items nearest to the catalog item `itemId` (`SimilarItem.id`), found
+   * with its stored vector (no download, no embedding; the rate limit applies), leaving out the
+   * item itself and `options.exclude`, with `options.filters`; the same Answer as findSimilar
+   * (notices, collage) with `filters`, `excluded` and `sourceItemId` set.
+   * @throws LookalikeError ITEM_NOT_FOUND (the item is no longer in the catalog), BAD_REQUEST (an
+   *   empty or overlong item id, a malformed exclude list or filters), BUSY, INDEX_EMPTY,
+   *   INDEX_BUILDING, INDEX_MODEL_MISMATCH, RATE_LIMITED
+   */
+  moreLikeThis(itemId: string, options: MoreLikeThisOptions): Promise<Answer>;
   /**
    * Runs the catalog's incremental reindex (single flight).
    * @throws LookalikeError REINDEX_IN_PROGRESS with `details.progress`; REINDEX_MASS_REMOVAL

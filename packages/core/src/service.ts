@@ -5,37 +5,28 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import PQueue from 'p-queue';
+import { createAnswerBuilder, stageTimer } from './answer-builder.js';
 import { asLookalikeError, LookalikeError } from './errors.js';
+import { searchFromItem } from './item-search.js';
 import { type AsyncRateLimiter, createRateLimiter } from './limits.js';
 import type { CollageRenderer, ImageFetcher, ImageInspector, ImageLimits } from './media.js';
-import {
-  indexBuildingSentence,
-  indexingNotice,
-  migrationNotice,
-  type Notice,
-  noCloseMatchNotice,
-  noFilterMatchNotice,
-  untrainedNotice,
-} from './notices.js';
+import { checkMoreRequest } from './more-like-this.js';
+import { indexBuildingSentence } from './notices.js';
 import type { CatalogPort, Embedder, Logger, SimilarItem, WeightsInfo } from './ports.js';
 import { silentLogger } from './ports.js';
 import { createQueryEmbedders } from './query-embedders.js';
 import { createRateCheck } from './rate-check.js';
 import type {
   Answer,
-  AnswerStage,
   Facets,
   FindSimilarOptions,
   ImageRef,
-  ResultImage,
   ServiceObserver,
   ServiceStatus,
   SimilarityService,
   Surface,
 } from './service-types.js';
-import { contentTypeOf, extensionOf, sniff } from './sniff.js';
 
 /** The numbers the service works with; `serviceSettingsFrom(config)` builds them from the parsed config. */
 export interface ServiceSettings {
@@ -99,23 +90,6 @@ export interface SimilarityServiceOptions {
 
 const noObserver: ServiceObserver = { request: () => {}, stage: () => {} };
 
-function slug(text: string, max = 40): string {
-  const s = text
-    .normalize('NFKD')
-    .replace(/[^\w\s-]/g, '')
-    .trim()
-    .toLowerCase()
-    .replace(/[\s_-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  return s.slice(0, max).replace(/-+$/, '');
-}
-
-/** A safe attachment file name like "2-shirts-10017.jpg". */
-export function resultFilename(item: SimilarItem, ext: string): string {
-  const parts = [String(item.rank), slug(item.metadata.articleType ?? ''), slug(item.id, 60)].filter((p) => p !== '');
-  return `${parts.join('-') || 'image'}.${ext}`;
-}
-
 /**
  * Creates the service.
  * @throws RangeError on nonsensical settings (programming errors)
@@ -151,22 +125,21 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     answering: answeringWeights,
     logger: log,
   });
-  /** Whether a reindex was seen running: cached tiles are dropped once it ends (files may have changed). */
-  let reindexSeen = false;
   let closed = false;
   let closing: Promise<void> | undefined;
   let reindexing: Promise<unknown> | undefined;
+  /** "More like this" answers running (they take no queue slot). */
+  const mores = new Set<Promise<unknown>>();
 
-  const timed = async <T>(stage: AnswerStage, times: Record<string, number>, fn: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      const s = (performance.now() - t0) / 1000;
-      times[stage] = Math.round(s * 10_000) / 10;
-      observer.stage(stage, s);
-    }
-  };
+  const timed = stageTimer(observer);
+  const builder = createAnswerBuilder({
+    catalog,
+    renderer,
+    farDistance: settings.farDistance,
+    loadImage,
+    log,
+    timed,
+  });
 
   /** Refuses early when nothing can be searched: empty, first index still running, or another model. */
   function checkCatalogState(): void {
@@ -203,17 +176,9 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     );
   }
 
-  function noticesFor(results: readonly SimilarItem[], noCloseMatch: boolean, weights: WeightsInfo): Notice[] {
-    const notices: Notice[] = [];
-    if (weights.untrained) notices.push(untrainedNotice());
-    const migration = catalog.migration?.() ?? null;
-    const progress = catalog.reindexProgress();
-    if (migration !== null) notices.push(migrationNotice(migration));
-    else if (progress !== null) notices.push(indexingNotice({ ...progress, searchable: catalog.size() }));
-    if (noCloseMatch) notices.push(noCloseMatchNotice());
-    if (results.length === 0) notices.push(noFilterMatchNotice());
-    return notices;
-  }
+  /** k within 1…maxK (the default for none, or for a k that is not a number). */
+  const clampK = (k: number | undefined): number =>
+    Math.max(1, Math.min(settings.maxK, Math.trunc(k !== undefined && Number.isFinite(k) ? k : settings.defaultK)));
 
   async function answer(
     bytes: Uint8Array,
@@ -222,42 +187,19 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     times: Record<string, number>,
     rlog: Logger,
   ): Promise<Answer> {
-    const k = Math.max(1, Math.min(settings.maxK, Math.trunc(opts.k ?? settings.defaultK)));
+    const k = clampK(opts.k);
     const info = await timed('inspect', times, () => inspector.inspect(bytes));
     const { results, weights } = await embedAndSearch(bytes, k, opts, times, rlog);
-    const best = results[0];
-    const noCloseMatch = best !== undefined && best.distance > settings.farDistance;
-    const notices = noticesFor(results, noCloseMatch, weights);
-    if (catalog.reindexProgress() !== null) reindexSeen = true;
-    else if (reindexSeen) {
-      reindexSeen = false;
-      renderer.clear();
-    }
-    const collage = await timed('collage', times, () => renderer.render(results, { weights, notices, loadImage }));
-    rlog.info(
+    return builder.finish(
+      results,
+      weights,
+      { requestId, times, rlog, filters: opts.filters },
       {
         kind: info.kind,
         width: info.width,
         height: info.height,
-        results: results.length,
-        bestDistance: best?.distance,
-        noCloseMatch,
-        notices: notices.map((n) => n.code),
-        ms: times,
-        collageBytes: collage.length,
       },
-      'answered',
     );
-    const frozen = results.map((r) => ({ ...r, metadata: { ...r.metadata } }));
-    return {
-      requestId,
-      results: frozen,
-      weights,
-      noCloseMatch,
-      notices,
-      collage,
-      images: () => loadResultImages(frozen),
-    };
   }
 
   /**
@@ -309,22 +251,6 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
     }
   }
 
-  async function loadResultImages(results: readonly SimilarItem[]): Promise<ResultImage[]> {
-    const out: ResultImage[] = [];
-    for (const item of results) {
-      try {
-        const bytes = Buffer.from(await loadImage(item));
-        const kind = sniff(bytes);
-        const ext = kind.image ? extensionOf(kind.kind) : extname(item.path).slice(1).toLowerCase() || 'bin';
-        const contentType = kind.image ? contentTypeOf(kind.kind) : 'application/octet-stream';
-        out.push({ rank: item.rank, filename: resultFilename(item, ext), bytes, contentType });
-      } catch (err) {
-        log.warn({ id: item.id, err: asLookalikeError(err).message }, 'result image unreadable');
-      }
-    }
-    return out;
-  }
-
   const service: SimilarityService = {
     async findSimilar(image, opts) {
       const requestId = opts.requestId ?? randomUUID().slice(0, 8);
@@ -364,6 +290,44 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
         throw new LookalikeError('BUSY', `Queue full (${queue.size} waiting)`);
       }
       return queue.add(() => fetcher.fetch(url, opts));
+    },
+
+    async moreLikeThis(itemId, opts) {
+      const requestId = opts.requestId ?? randomUUID().slice(0, 8);
+      const surface = opts.surface ?? 'page';
+      const rlog = log.child({ requestId, user: opts.userId, surface, op: 'more' });
+      const started = performance.now();
+      const times: Record<string, number> = {};
+      try {
+        if (closed) throw new LookalikeError('BUSY', 'Service is shutting down');
+        const request = checkMoreRequest(itemId, opts.exclude, opts.filters);
+        checkCatalogState();
+        await checkRate(opts.userId, surface);
+        const k = clampK(opts.k);
+        // No download and no embedding: nothing waits for a queue slot (close() waits for it).
+        const run = (async () => {
+          const { results, weights } = await timed('search', times, () =>
+            searchFromItem({ catalog, answeringWeights, request, k, log: rlog }),
+          );
+          const context = { requestId, times, rlog, filters: request.filters, excluded: request.exclude };
+          return builder.finish(
+            results,
+            weights,
+            { ...context, sourceItemId: request.itemId },
+            { itemId: request.itemId, excluded: request.exclude.length },
+          );
+        })();
+        mores.add(run);
+        const result = await run.finally(() => mores.delete(run));
+        observer.request(surface, 'ok', (performance.now() - started) / 1000);
+        return result;
+      } catch (err) {
+        const e = asLookalikeError(err);
+        observer.request(surface, e.code, (performance.now() - started) / 1000);
+        if (e.isUserFacing) rlog.info({ code: e.code, reason: e.message }, 'more like this refused');
+        else rlog.error({ err }, 'more like this failed');
+        throw e;
+      }
     },
 
     async reindex(onProgress, runOptions) {
@@ -414,6 +378,7 @@ export function createSimilarityService(options: SimilarityServiceOptions): Simi
       closing ??= (async () => {
         closed = true;
         await queue.onIdle();
+        await Promise.allSettled([...mores]);
         if (options.ownsDependencies ?? true) {
           await fetcher.close();
           // The catalog stops a running reindex at its next checkpoint and waits for it.

@@ -3,12 +3,13 @@
  * registers the listeners (listeners/*.ts), and owns start and stop.
  */
 import { DEFAULT_PROGRESS_INTERVAL_MS } from '@lookalike/chat';
-import type { EventClaims, Logger, SimilarityService } from '@lookalike/core';
+import type { EventClaims, FeedbackRecorder, Logger, SimilarityService } from '@lookalike/core';
 import { createMemoryClaims, LookalikeError, silentLogger } from '@lookalike/core';
-import { Client, type ClientOptions, Events, GatewayIntentBits } from 'discord.js';
+import { Client, type ClientOptions, Events, GatewayIntentBits, Partials } from 'discord.js';
 import { DISALLOWED_INTENTS, gatewayRefusal, loginError, MESSAGE_CONTENT_HINT, safeErr } from './errors.js';
 import { onInteractionCreate } from './listeners/interaction-create.js';
 import { onMessageCreate } from './listeners/message-create.js';
+import { onReactionAdd } from './listeners/reaction-add.js';
 import type { DiscordDeps } from './listeners/types.js';
 import { createDiscordRestAgent } from './rest-agent.js';
 
@@ -41,6 +42,8 @@ export interface DiscordBotOptions {
    * passes claims shared by every replica. @defaultValue claims in this process's memory
    */
   claims?: EventClaims;
+  /** Records the answers it posts and 👍/👎 reactions on them. @defaultValue none (nothing recorded) */
+  feedback?: FeedbackRecorder | undefined;
 }
 
 export interface DiscordBot {
@@ -51,12 +54,16 @@ export interface DiscordBot {
   readonly client: Client;
 }
 
-/** Intents: guild cache, guild messages, message content (privileged). Nothing else. */
+/** Intents: guild cache, guild messages, message content (privileged), reactions (feedback). Nothing else. */
 export const DISCORD_INTENTS = [
   GatewayIntentBits.Guilds,
   GatewayIntentBits.GuildMessages,
   GatewayIntentBits.MessageContent,
+  GatewayIntentBits.GuildMessageReactions,
 ] as const;
+
+/** Reactions on answers that are not in the message cache still arrive (feedback). */
+export const DISCORD_PARTIALS = [Partials.Message, Partials.Reaction] as const;
 
 /**
  * Creates the Discord bot. Nothing connects until `start()`.
@@ -70,6 +77,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     ...extra,
     ...shardOptions(options.shards),
     intents: [...DISCORD_INTENTS],
+    partials: [...DISCORD_PARTIALS],
     allowedMentions: { parse: [], repliedUser: false },
     // A photo deleted before its answer is ready still gets the answer (as a plain message).
     failIfNotExists: false,
@@ -93,6 +101,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     claims: options.claims ?? createMemoryClaims(),
     botUserId: () => client.user?.id,
     stopping: () => stopping,
+    feedback: options.feedback,
   };
 
   /** Runs a listener, tracks it for stop(), and logs (never throws) whatever escapes it. */
@@ -107,6 +116,9 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   client.on(Events.MessageCreate, (message) => track('message', () => onMessageCreate(message, deps)));
   client.on(Events.InteractionCreate, (interaction) =>
     track('interaction', () => onInteractionCreate(interaction, deps)),
+  );
+  client.on(Events.MessageReactionAdd, (reaction, user) =>
+    track('reaction', () => onReactionAdd(reaction, user, deps)),
   );
   logClientEvents(client, log, () => stopping, options.appId);
 

@@ -22,7 +22,7 @@ import { EmbedderPool, type EmbedderStats } from './pool.js';
 import { type PreprocessOptions, type ResizeMode, resolvePreprocessOptions } from './preprocess-options.js';
 import type { CrashMode } from './protocol.js';
 import { EMBEDDING_DIM, type RuntimeName } from './runtime.js';
-import { readManifest, weightsInfo } from './weights/manifest.js';
+import { type Precision, readManifest, weightsInfo } from './weights/manifest.js';
 
 /** The line logged (once per embedder) when untrained weights are loaded. */
 export const UNTRAINED_LOG_LINE = 'untrained weights: results are not meaningful';
@@ -32,6 +32,11 @@ export interface EmbedderOptions {
   modelsDir: string;
   /** `onnx` (default) or `tfjs`. */
   runtime?: RuntimeName;
+  /**
+   * `fp32` (default) or `int8`: the static-quantized model `lookalike models quantize` wrote
+   * (onnx runtime only). Its vectors are a different model to the catalog.
+   */
+  precision?: Precision;
   /** Largest inference batch; interactive requests are coalesced up to it (default 8). */
   batchSize?: number;
   /**
@@ -125,8 +130,14 @@ export async function createEmbedder(options: EmbedderOptions): Promise<ImageEmb
   const logger = (options.logger ?? silentLogger).child({ component: 'embedder', runtime: runtimeName });
   const modelsDir = options.modelsDir;
 
+  const precision: Precision = options.precision ?? 'fp32';
+  if (precision === 'int8' && runtimeName !== 'onnx') {
+    throw new LookalikeError('CONFIG_INVALID', `precision int8 needs the onnx runtime, not ${runtimeName}`, {
+      details: { precision, runtime: runtimeName },
+    });
+  }
   const manifest = await readManifest(modelsDir);
-  const weights: WeightsInfo = weightsInfo(manifest);
+  const weights: WeightsInfo = weightsInfo(manifest, precision);
   const pool = new EmbedderPool(
     {
       decode: {
@@ -140,6 +151,7 @@ export async function createEmbedder(options: EmbedderOptions): Promise<ImageEmb
         modelsDir,
         manifest,
         runtime: runtimeName,
+        precision,
         threads,
         spinning: options.spinning ?? false,
         warmup: options.warmup ?? true,
@@ -153,7 +165,7 @@ export async function createEmbedder(options: EmbedderOptions): Promise<ImageEmb
     logger,
   );
   await pool.start();
-  const runtimeDetail = `${pool.detail}, ${workers} inference worker${workers === 1 ? '' : 's'}`;
+  const runtimeDetail = `${pool.detail}${precision === 'int8' ? ', int8' : ''}, ${workers} inference worker${workers === 1 ? '' : 's'}`;
 
   logger.debug(
     {

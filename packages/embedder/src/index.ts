@@ -36,6 +36,19 @@ export { EmbedderPool, type EmbedderStats, type PoolConfig } from './pool.js';
 export { preprocessImage, preprocessToRgb } from './preprocess.js';
 export { type PreprocessOptions, type ResizeMode, resolvePreprocessOptions } from './preprocess-options.js';
 export { type CrashMode, fromWire, toWire, type WireError } from './protocol.js';
+export { type Fp32Graph, planQuantization, type QuantizationPlan, readFp32Graph } from './quantize/graph.js';
+export { TensorHistogram } from './quantize/histogram.js';
+export { listImageFiles } from './quantize/images.js';
+export { activationParams, quantizeKernel } from './quantize/qparams.js';
+export {
+  DEFAULT_CALIBRATION_IMAGES,
+  DEFAULT_CALIBRATION_PERCENTILE,
+  DEFAULT_WEIGHT_QMAX,
+  type QuantizeOptions,
+  type QuantizeResult,
+  type QuantizeStep,
+  quantizeModels,
+} from './quantize/quantize-models.js';
 export { RequestTable } from './requests.js';
 export { caffeFromRgb, pilNearestIndices, resizeRgb } from './resize.js';
 export {
@@ -86,11 +99,16 @@ export {
 } from './weights/layout.js';
 export {
   hashFile,
+  INT8_ONNX_FILE,
+  int8ModelMd5,
   MANIFEST_FILE,
   type Manifest,
   MODEL_SETUP_HINT,
   manifestFiles,
   ONNX_FILE,
+  PRECISIONS,
+  type Precision,
+  type Quantization,
   type ReadManifestOptions,
   readManifest,
   TFJS_DIR,

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { type Logger, LookalikeError } from '@lookalike/core';
 import type { InferenceRuntime, RuntimeName } from './runtime.js';
-import type { Manifest } from './weights/manifest.js';
+import { int8Missing, type Manifest, type Precision } from './weights/manifest.js';
 
 export function modelInvalid(
   modelsDir: string,
@@ -45,6 +45,8 @@ export interface LoadRuntimeOptions {
   manifest: Manifest;
   modelsDir: string;
   runtime: RuntimeName;
+  /** `int8` loads `manifest.files.int8` (onnx only). @defaultValue 'fp32' */
+  precision?: Precision;
   /** ORT intra-op threads (ignored by tfjs). */
   threads: number;
   spinning: boolean;
@@ -55,7 +57,9 @@ export async function loadRuntime(options: LoadRuntimeOptions): Promise<Inferenc
   const { manifest, modelsDir } = options;
   // Each runtime's library is imported only when it is used.
   if (options.runtime === 'onnx') {
-    const model = await readVerified(modelsDir, manifest.files.onnx.path, manifest.files.onnx.sha256);
+    const file = options.precision === 'int8' ? manifest.files.int8 : manifest.files.onnx;
+    if (file === undefined) throw int8Missing(manifest);
+    const model = await readVerified(modelsDir, file.path, file.sha256);
     const { createOnnxRuntime } = await import('./onnx-runtime.js');
     return createOnnxRuntime({ model, threads: options.threads, spinning: options.spinning });
   }

@@ -8,7 +8,7 @@ import { type EmbedPriority, type ErrorCode, LookalikeError } from '@lookalike/c
 import { cloneableRecord } from './plain-data.js';
 import type { ResolvedPreprocessOptions } from './preprocess-options.js';
 import type { RuntimeName } from './runtime.js';
-import type { Manifest } from './weights/manifest.js';
+import type { Manifest, Precision } from './weights/manifest.js';
 
 /** A LookalikeError as plain, cloneable data. */
 export interface WireError {
@@ -96,6 +96,8 @@ export interface InferenceWorkerData {
   modelsDir: string;
   manifest: Manifest;
   runtime: RuntimeName;
+  /** Which ONNX model file: the fp32 one or the int8 QDQ one (onnx runtime only). @defaultValue 'fp32' */
+  precision?: Precision;
   /** ORT intra-op threads of this worker. */
   threads: number;
   spinning: boolean;

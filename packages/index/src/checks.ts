@@ -40,7 +40,7 @@ export function checkPositiveInt(name: string, v: number, max = 1 << 30): void {
 }
 
 export function checkKind(kind: unknown): IndexKind {
-  if (kind !== 'flat' && kind !== 'hnsw') throw internal(`unknown index kind ${String(kind)}`);
+  if (kind !== 'flat' && kind !== 'hnsw' && kind !== 'flat-sq8') throw internal(`unknown index kind ${String(kind)}`);
   return kind;
 }
 

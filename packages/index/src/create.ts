@@ -12,6 +12,7 @@ import {
   DEFAULT_EF_SEARCH,
   DEFAULT_M,
   defaultWorkerThreads,
+  internal,
 } from './checks.js';
 import { loadFaiss } from './faiss.js';
 import { type NativeSpec, newNative } from './native.js';
@@ -25,12 +26,19 @@ export function commonOptions(options: {
   compactAt?: number | false;
   compactThreads?: number;
   logger?: CreateIndexOptions['logger'];
-}): Pick<IndexState, 'threads' | 'compactAt' | 'compactThreads' | 'logger'> {
+  exactVectors?: CreateIndexOptions['exactVectors'];
+  rerank?: number;
+}): Pick<IndexState, 'threads' | 'compactAt' | 'compactThreads' | 'logger' | 'exactVectors' | 'rerank'> {
   const threads = options.threads ?? availableParallelism();
   checkPositiveInt('threads', threads, 1024);
   const compactThreads = options.compactThreads ?? defaultWorkerThreads();
   checkPositiveInt('compactThreads', compactThreads, 1024);
+  if (options.rerank !== undefined) checkPositiveInt('rerank', options.rerank, 1 << 20);
+  if (options.exactVectors !== undefined && typeof options.exactVectors !== 'function')
+    throw internal('exactVectors must be a function (ids) => vectors');
   return {
+    exactVectors: options.exactVectors,
+    rerank: options.rerank,
     threads,
     compactThreads,
     compactAt: checkCompactAt(options.compactAt ?? DEFAULT_COMPACT_AT),
@@ -43,7 +51,7 @@ export function specFrom(options: Pick<CreateIndexOptions, 'kind' | 'dimension' 
   const kind = checkKind(options.kind ?? 'flat');
   const dimension = options.dimension ?? DEFAULT_DIMENSION;
   checkPositiveInt('dimension', dimension, 1 << 16);
-  if (kind === 'flat') return { kind, dimension, M: undefined, efSearch: undefined };
+  if (kind !== 'hnsw') return { kind, dimension, M: undefined, efSearch: undefined };
   const M = options.M ?? DEFAULT_M;
   const efSearch = options.efSearch ?? DEFAULT_EF_SEARCH;
   checkPositiveInt('M', M, 512);

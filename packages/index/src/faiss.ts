@@ -26,6 +26,18 @@ export interface NativeIndex {
   removeSwapLast(positions: number[]): number;
   exportHandle(): number;
   reserve(n: number): void;
+  /**
+   * Flat (and HNSW's flat storage): exact k nearest, the ids and distances of IndexFlatL2's
+   * one-query search, through OpenBLAS over the stored vectors. Compact: the approximate top k.
+   * `allowed`: bitmap of the positions that may be returned (bit p & 7 of byte p >> 3).
+   * Padded with label -1 when fewer than k positions qualify.
+   */
+  searchScan(x: Float32Array, k: number, allowed?: Uint8Array): NativeSearchResult;
+  /** One cblas_sgemv of the stored vectors by q, nothing else (the benchmark's bandwidth limit). */
+  rawScan(q: Float32Array): number;
+  kindName(): 'flat' | 'hnsw' | 'compact8' | 'compact16' | 'other';
+  /** Compact only: false forces the scalar kernels; returns whether SIMD kernels are now used. */
+  setScanSimd(on: boolean): boolean;
 }
 
 export interface FaissModule {
@@ -37,6 +49,8 @@ export interface FaissModule {
     fromBuffer(buf: Buffer): NativeIndex;
     fromHandle(handle: number): NativeIndex;
     releaseHandle(handle: number): boolean;
+    /** An empty compact index: 8-bit (per-vector scale) or fp16 codes. */
+    newCompact(d: number, bits: 8 | 16): NativeIndex;
     prototype: Partial<NativeIndex>;
   };
 }
@@ -51,6 +65,9 @@ const PATCH_METHODS = [
   'removeSwapLast',
   'exportHandle',
   'reserve',
+  'searchScan',
+  'rawScan',
+  'kindName',
 ] as const;
 let faissCache: FaissModule | undefined;
 
@@ -104,10 +121,5 @@ export function useThreads(faiss: FaissModule, n: number): void {
 
 /** True when the native index is an HNSW index (only those answer getEfSearch). */
 export function isHnswNative(native: NativeIndex): boolean {
-  try {
-    native.getEfSearch();
-    return true;
-  } catch {
-    return false;
-  }
+  return native.kindName() === 'hnsw';
 }

@@ -60,12 +60,12 @@ function parseHeader(path: string, raw: unknown): FileHeader {
   }
   const live = h.format === 1 ? h.count : h.live;
   if (
-    (h.kind !== 'flat' && h.kind !== 'hnsw') ||
+    (h.kind !== 'flat' && h.kind !== 'hnsw' && h.kind !== 'flat-sq8') ||
     !int(h.dimension) ||
     !int(h.count) ||
     !int(live) ||
     (live as number) > (h.count as number) ||
-    (h.kind === 'flat' && live !== h.count) ||
+    (h.kind !== 'hnsw' && live !== h.count) ||
     !int(h.idsBytes) ||
     !int(h.faissBytes) ||
     typeof h.idsSha256 !== 'string' ||

@@ -6,6 +6,13 @@
  * tombstones) with compaction.ts; persistence.ts, file-io.ts and format.ts save and load;
  * build.ts builds a whole index in a worker (worker.ts).
  */
+export {
+  benchSearch,
+  formatSearchBench,
+  type SearchBenchOptions,
+  type SearchBenchPath,
+  type SearchBenchReport,
+} from './bench-search.js';
 export { buildIndexInWorker, type IndexBuilder } from './build.js';
 export { createIndex, loadIndex } from './create.js';
 export { faissStatus } from './faiss.js';
@@ -14,9 +21,11 @@ export { FORMAT_VERSION } from './format.js';
 export type {
   BuildIndexOptions,
   CreateIndexOptions,
+  ExactVectors,
   IndexKind,
   IndexStats,
   LoadIndexOptions,
+  SearchFilter,
   SearchHit,
   VectorIndex,
 } from './types.js';

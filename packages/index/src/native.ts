@@ -14,8 +14,12 @@ export interface NativeSpec {
   efSearch: number | undefined;
 }
 
+/** What the native index's kindName() says for each kind. */
+export const NATIVE_KIND: Record<IndexKind, string> = { flat: 'flat', hnsw: 'hnsw', 'flat-sq8': 'compact8' };
+
 export function newNative(faiss: FaissModule, spec: NativeSpec): NativeIndex {
   if (spec.kind === 'flat') return new faiss.Index(spec.dimension);
+  if (spec.kind === 'flat-sq8') return faiss.Index.newCompact(spec.dimension, 8);
   const native = faiss.Index.fromFactory(spec.dimension, `HNSW${spec.M},Flat`);
   native.setEfSearch(spec.efSearch as number);
   return native;

@@ -20,7 +20,8 @@ import { Compaction } from './compaction.js';
 import { type FaissModule, loadFaiss, type NativeIndex, useThreads } from './faiss.js';
 import { addPacked, type NativeSpec } from './native.js';
 import { writeSnapshot, writeStreamedFlat } from './persistence.js';
-import type { IndexKind, IndexStats, SearchHit, VectorIndex } from './types.js';
+import { rerankExact } from './rerank.js';
+import type { ExactVectors, IndexKind, IndexStats, SearchFilter, SearchHit, VectorIndex } from './types.js';
 import { ioWorker } from './worker-client.js';
 
 export interface IndexState {
@@ -32,7 +33,14 @@ export interface IndexState {
   compactAt: number | false;
   compactThreads: number;
   logger: Logger;
+  /** flat-sq8: the exact vectors candidates are re-ranked with. */
+  exactVectors?: ExactVectors | undefined;
+  /** flat-sq8: candidates re-ranked per query. */
+  rerank?: number | undefined;
 }
+
+/** flat-sq8 candidates re-ranked exactly per query unless told otherwise. */
+export const DEFAULT_RERANK = 64;
 
 /** Positions appended during a compaction that may be left to add on this thread at swap time. */
 const COMPACTION_TAIL = 64;
@@ -59,6 +67,8 @@ export class FaissVectorIndex implements VectorIndex {
   #closing = false;
   /** Flat saves whose snapshot is still being read: removals tombstone until the last one is done. */
   #frozen = 0;
+  readonly #exactVectors: ExactVectors | undefined;
+  readonly #rerank: number;
 
   constructor(s: IndexState) {
     this.#faiss = loadFaiss();
@@ -71,13 +81,16 @@ export class FaissVectorIndex implements VectorIndex {
     this.#compactAt = s.compactAt;
     this.#compactThreads = s.compactThreads;
     this.#log = s.logger;
+    this.#exactVectors = s.exactVectors;
+    this.#rerank = s.rerank ?? DEFAULT_RERANK;
+    checkPositiveInt('rerank', this.#rerank, 1 << 20);
     this.#posToId = Array.from(s.posToId);
     this.#idToPos = new Map();
     this.#posToId.forEach((id, pos) => {
       if (!Number.isNaN(id)) this.#idToPos.set(id, pos);
     });
-    if (this.kind === 'flat' && this.#idToPos.size !== this.#posToId.length)
-      throw internal('a flat index cannot hold tombstones');
+    if (this.kind !== 'hnsw' && this.#idToPos.size !== this.#posToId.length)
+      throw internal(`a ${this.kind} index cannot hold tombstones`);
   }
 
   get efSearch(): number | undefined {
@@ -94,6 +107,13 @@ export class FaissVectorIndex implements VectorIndex {
 
   ids(): number[] {
     return this.#posToId.filter((id) => !Number.isNaN(id));
+  }
+
+  vector(id: number): Float32Array | undefined {
+    const pos = this.#idToPos.get(id);
+    if (pos === undefined) return undefined;
+    const exact = this.kind === 'flat-sq8' ? this.#exactVectors?.([id])[0] : undefined;
+    return exact ? Float32Array.from(exact) : this.#native.reconstructBatch(pos, 1);
   }
 
   stats(): IndexStats {
@@ -144,7 +164,7 @@ export class FaissVectorIndex implements VectorIndex {
     if (positions.length === 0) return 0;
     const t0 = performance.now();
     for (const pos of positions) this.#idToPos.delete(this.#posToId[pos] as number);
-    if (this.kind === 'flat' && this.#frozen === 0) this.#swapOut(positions);
+    if (this.kind !== 'hnsw' && this.#frozen === 0) this.#swapOut(positions);
     else for (const pos of positions) this.#posToId[pos] = Number.NaN;
     this.#log.debug(
       { removed: positions.length, ...this.stats(), kind: this.kind, ms: Math.round(performance.now() - t0) },
@@ -190,17 +210,29 @@ export class FaissVectorIndex implements VectorIndex {
     return Math.max(1, Math.floor(STREAM_CHUNK_BYTES / (4 * this.dimension)));
   }
 
-  search(query: Float32Array, k: number): SearchHit[] {
-    return this.searchBatch([query], k)[0] ?? [];
+  search(query: Float32Array, k: number, filter?: SearchFilter): SearchHit[] {
+    return this.searchBatch([query], k, filter)[0] ?? [];
   }
 
-  searchBatch(queries: readonly Float32Array[], k: number): SearchHit[][] {
+  searchBatch(queries: readonly Float32Array[], k: number, filter?: SearchFilter): SearchHit[][] {
     if (!Number.isInteger(k) || k < 0) throw internal(`search: k must be a non-negative integer, got ${k}`);
     for (let i = 0; i < queries.length; i++) checkVector(queries[i], this.dimension, `search: query ${i}`);
     const live = this.#idToPos.size;
     const want = Math.min(k, live);
     const out: SearchHit[][] = queries.map(() => []);
     if (want === 0) return out;
+    if (filter !== undefined) {
+      const bits = this.#allowedBits(filter);
+      this.#searchInto(
+        queries,
+        queries.map((_, i) => i),
+        want,
+        want,
+        out,
+        bits,
+      );
+      return out;
+    }
     const stored = this.#posToId.length;
     // Over-fetch so that k live items remain once tombstones are dropped; queries that still come
     // up short (tombstones bunched near them) are asked again with a wider net.
@@ -216,7 +248,37 @@ export class FaissVectorIndex implements VectorIndex {
     return out;
   }
 
-  #searchInto(queries: readonly Float32Array[], which: number[], fetch: number, want: number, out: SearchHit[][]) {
+  /** Bitmap of the positions holding a live id the filter allows. */
+  #allowedBits(filter: SearchFilter): Uint8Array {
+    const n = this.#posToId.length;
+    const bits = new Uint8Array((n + 7) >> 3);
+    for (let pos = 0; pos < n; pos++) {
+      const id = this.#posToId[pos] as number;
+      if (!Number.isNaN(id) && filter.allow(id)) bits[pos >> 3] = (bits[pos >> 3] as number) | (1 << (pos & 7));
+    }
+    return bits;
+  }
+
+  /** One native search: exact scan (flat, filtered hnsw), graph (hnsw), code scan + re-rank (flat-sq8). */
+  #nativeSearch(x: Float32Array, fetch: number, bits: Uint8Array | undefined) {
+    if (this.kind === 'hnsw' && bits === undefined) return this.#native.searchFloat32(x, fetch);
+    if (this.kind !== 'flat-sq8') return this.#native.searchScan(x, fetch, bits);
+    const r = this.#native.searchScan(x, Math.max(fetch, this.#rerank), bits);
+    return rerankExact(x, this.dimension, r, fetch, {
+      idAt: (pos) => this.#posToId[pos] as number,
+      exact: this.#exactVectors,
+      decoded: (pos) => this.#native.reconstructBatch(pos, 1),
+    });
+  }
+
+  #searchInto(
+    queries: readonly Float32Array[],
+    which: number[],
+    fetch: number,
+    want: number,
+    out: SearchHit[][],
+    bits?: Uint8Array,
+  ) {
     useThreads(this.#faiss, which.length > 1 ? this.#threads : 1);
     const d = this.dimension;
     const per = chunkVectors(d);
@@ -226,7 +288,7 @@ export class FaissVectorIndex implements VectorIndex {
       if (part.length > 1) {
         for (const [j, qi] of part.entries()) x.set(queries[qi] as Float32Array, j * d);
       }
-      const r = this.#native.searchFloat32(x, fetch);
+      const r = this.#nativeSearch(x, fetch, bits);
       part.forEach((qi, j) => {
         const hits: SearchHit[] = [];
         for (let m = j * fetch; m < (j + 1) * fetch && hits.length < want; m++) {
@@ -244,7 +306,7 @@ export class FaissVectorIndex implements VectorIndex {
 
   save(path: string): Promise<void> {
     const t0 = performance.now();
-    const write = this.kind === 'flat' ? this.#flatSnapshot(path) : this.#hnswSnapshot(path);
+    const write = this.kind === 'flat' ? this.#flatSnapshot(path) : this.#bufferSnapshot(path);
     const snapshotMs = performance.now() - t0;
     this.#savesPending++;
     const run = this.#saving
@@ -264,8 +326,11 @@ export class FaissVectorIndex implements VectorIndex {
     return { kind: this.kind, dimension: this.dimension, M: this.M, efSearch: this.#efSearch };
   }
 
-  /** HNSW: FAISS's serialization, now, on this thread (the graph changes in place on every add). */
-  #hnswSnapshot(path: string): () => Promise<number> {
+  /**
+   * HNSW: FAISS's serialization, now, on this thread (the graph changes in place on every add).
+   * flat-sq8: its codes (a quarter of the fp32 size), copied now.
+   */
+  #bufferSnapshot(path: string): () => Promise<number> {
     const snapshot = {
       spec: this.#spec(),
       live: this.#idToPos.size,

@@ -11,7 +11,7 @@ import { checkPositiveInt, firstNonFinite, headroom, internal } from './checks.j
 import { type FaissModule, isHnswNative, loadFaiss, type NativeIndex } from './faiss.js';
 import { readIndexFile, writeIndexFile } from './file-io.js';
 import { corrupt, parseFile } from './format.js';
-import { addPacked, type NativeSpec, newNative } from './native.js';
+import { addPacked, NATIVE_KIND, type NativeSpec, newNative } from './native.js';
 import type {
   BuildAddResult,
   BuildFinishResult,
@@ -51,7 +51,8 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<Load
     );
   }
   const hnsw = isHnswNative(native);
-  if (hnsw !== (h.kind === 'hnsw')) throw corrupt(req.path, `header says ${h.kind} but the FAISS data is not`);
+  if (native.kindName() !== NATIVE_KIND[h.kind])
+    throw corrupt(req.path, `header says ${h.kind} but the FAISS data is ${native.kindName()}`);
   let efSearch: number | undefined;
   if (hnsw) {
     efSearch = req.efSearch ?? native.getEfSearch();

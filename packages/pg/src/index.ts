@@ -1,5 +1,6 @@
 export { openPgCatalog, type PgCatalog, type PgCatalogOptions } from './catalog.js';
 export { type CheckedOut, checkout } from './checkout.js';
+export { createPgFeedbackStore } from './feedback-store.js';
 export {
   CATALOG_CHANNEL,
   type CatalogListener,

@@ -69,6 +69,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX reindex_runs_catalog ON reindex_runs (catalog, started_at DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'feedback',
+    sql: `
+      CREATE TABLE feedback_answers (
+        surface text NOT NULL,
+        message_key text NOT NULL,
+        request_id text NOT NULL,
+        result_ids jsonb NOT NULL DEFAULT '[]'::jsonb,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (surface, message_key)
+      );
+      CREATE INDEX feedback_answers_at ON feedback_answers (at);
+      CREATE TABLE feedback_events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('up', 'down', 'more')),
+        surface text NOT NULL,
+        message_key text NOT NULL,
+        request_id text NOT NULL,
+        result_ids jsonb NOT NULL DEFAULT '[]'::jsonb,
+        item_id text NOT NULL DEFAULT '',
+        user_hash text NOT NULL,
+        at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (surface, message_key, user_hash, kind, item_id)
+      );
+      CREATE INDEX feedback_events_at ON feedback_events (at);
+    `,
+  },
 ];
 
 /**

@@ -3,7 +3,7 @@
  * Text is SVG rasterised by sharp (librsvg), in DejaVu Sans.
  *
  * For speed the picture is assembled from small pieces on one raw RGB canvas and encoded once:
- * - per catalog item, a prepared tile (card, resized image, name and subtitle), kept in a bounded
+ * - per catalog item, a prepared tile (card, resized image, name, price and subtitle), kept in a bounded
  *   LRU cache by a renderer the service creates once (`createCollageRenderer`);
  * - per query, small sprites for the rank badge and the similarity bar (cached by their text);
  * - the header/notice strip and the footer, cached by their texts.
@@ -15,6 +15,7 @@ import {
   type CollageOptions,
   type CollageRenderer,
   formatSimilarity,
+  itemPrice,
   itemSubtitle,
   itemTitle,
   type Notice,
@@ -23,6 +24,7 @@ import {
 } from '@lookalike/core';
 import { LRUCache } from 'lru-cache';
 import sharp from 'sharp';
+import { blit, memo, onto, PAGE_BACKGROUND, type Raster, rasterize } from './raster.js';
 import { escapeXml, textWidth, truncateToWidth } from './text.js';
 
 /** Geometry of the collage (exported so tests and pages can reason about it). */
@@ -38,7 +40,7 @@ export const COLLAGE_LAYOUT = Object.freeze({
 
 const FONT = 'DejaVu Sans, Verdana, sans-serif';
 const C = {
-  page: '#f1f3f6',
+  page: PAGE_BACKGROUND,
   card: '#ffffff',
   border: '#dde1e7',
   ink: '#111827',
@@ -79,109 +81,12 @@ export interface CollageRendererOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw rasters and small caches.
-
-/** Raw 8-bit pixels: 3 channels (opaque RGB) or 4 (RGBA, not premultiplied). */
-interface Raster {
-  data: Buffer;
-  width: number;
-  height: number;
-  channels: 3 | 4;
-}
+// Small caches (the rasters themselves: raster.ts).
 
 /** Header/notice strips and footers (pure functions of their texts). */
 const strips = new LRUCache<string, Promise<Raster>>({ max: 16 });
 /** Rank badges and similarity meters (pure functions of their texts). */
 const sprites = new LRUCache<string, Promise<Raster>>({ max: 256 });
-
-/** Memoises `make()` in `cache` under `key`; a failed promise is not kept. */
-function memo(cache: LRUCache<string, Promise<Raster>>, key: string, make: () => Promise<Raster>): Promise<Raster> {
-  const hit = cache.get(key);
-  if (hit !== undefined) return hit;
-  const p = make();
-  cache.set(key, p);
-  p.catch(() => cache.delete(key));
-  return p;
-}
-
-/**
- * Rasterises the part of a drawing at (`box.left`, `box.top`) of size `box.width`×`box.height`
- * (the viewBox offset is an integer translation, so pixels match a drawing of the whole canvas).
- * Like a whole-canvas drawing, `under` (which must paint the whole box, e.g. start with a filled
- * rect) is one SVG and `over` (text, badges, bars) a second, transparent one composited onto it;
- * the result is opaque RGB. Without `under`, the result is the transparent `over` (RGBA).
- */
-async function rasterize(
-  under: readonly string[] | null,
-  over: readonly string[],
-  box: { left: number; top: number; width: number; height: number },
-): Promise<Raster> {
-  const svg = (parts: readonly string[]) =>
-    Buffer.from(
-      `<svg xmlns="http://www.w3.org/2000/svg" width="${box.width}" height="${box.height}" viewBox="${box.left} ${box.top} ${box.width} ${box.height}">${parts.join('')}</svg>`,
-    );
-  const image =
-    under === null
-      ? sharp(svg(over)).ensureAlpha()
-      : sharp(svg(under))
-          .composite(over.length > 0 ? [{ input: svg(over), left: 0, top: 0 }] : [])
-          .flatten({ background: C.page });
-  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
-  if (under === null) return { data, width: info.width, height: info.height, channels: 4 };
-  // sharp composites after flattening, so an overlay leaves an (opaque) alpha channel behind.
-  return { data: info.channels === 4 ? dropAlpha(data) : data, width: info.width, height: info.height, channels: 3 };
-}
-
-function dropAlpha(rgba: Buffer): Buffer {
-  const rgb = Buffer.allocUnsafe((rgba.length / 4) * 3);
-  // Plain indexed stores: a Buffer.copy call per pixel costs ~10× more than the bytes it moves.
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-    rgb[j] = rgba[i] as number;
-    rgb[j + 1] = rgba[i + 1] as number;
-    rgb[j + 2] = rgba[i + 2] as number;
-  }
-  return rgb;
-}
-
-const f32 = Math.fround;
-
-/** `src` (RGBA) blended onto a plain `rgb` background, as RGB. */
-function onto(src: Raster, rgb: Buffer): Raster {
-  const data = Buffer.allocUnsafe(src.width * src.height * 3);
-  data.fill(rgb);
-  blit(data, src.width, src, 0, 0);
-  return { data, width: src.width, height: src.height, channels: 3 };
-}
-
-/** Copies (RGB) or alpha-blends (RGBA) `src` onto the RGB canvas `dst` at (`left`, `top`). */
-function blit(dst: Buffer, dstWidth: number, src: Raster, left: number, top: number): void {
-  const { data, width, height } = src;
-  if (src.channels === 3) {
-    const row = width * 3;
-    for (let y = 0; y < height; y++) data.copy(dst, ((top + y) * dstWidth + left) * 3, y * row, y * row + row);
-    return;
-  }
-  for (let y = 0; y < height; y++) {
-    let si = y * width * 4;
-    let di = ((top + y) * dstWidth + left) * 3;
-    for (let x = 0; x < width; x++, si += 4, di += 3) {
-      const a = data[si + 3] ?? 0;
-      if (a === 0) continue;
-      if (a === 255) {
-        dst[di] = data[si] as number;
-        dst[di + 1] = data[si + 1] as number;
-        dst[di + 2] = data[si + 2] as number;
-        continue;
-      }
-      // libvips' "over" in float32, truncated (as sharp's composite), to within ±1 in rare cases.
-      const aA = f32(a / 255);
-      const t = f32(1 - aA);
-      for (let c = 0; c < 3; c++) {
-        dst[di + c] = Math.floor(f32(f32((data[si + c] ?? 0) * aA) + f32((dst[di + c] ?? 0) * t)));
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pieces. Tile-relative geometry: a tile is the card (tile × tile+labelHeight) at (0, 0).
@@ -228,21 +133,39 @@ function unavailablePlaceholder(): Promise<Raster> {
   );
 }
 
-function labelTexts(item: SimilarItem): { name: string; sub: string } {
-  return {
-    name: truncateToWidth(itemTitle(item), TEXT_W, 15, true),
-    sub: truncateToWidth(itemSubtitle(item) || '—', TEXT_W, 13),
-  };
+/** Pixels between the price and the subtitle after it. */
+const PRICE_GAP = 5;
+
+/** The two label lines: the name, then the price (when the catalog has one) and the subtitle. */
+interface LabelTexts {
+  name: string;
+  /** '' without a price. */
+  price: string;
+  sub: string;
 }
 
-/** Name and subtitle, transparent (blended onto the card's white). */
-function labelSprite(name: string, sub: string): Promise<Raster> {
+function labelTexts(item: SimilarItem): LabelTexts {
+  const name = truncateToWidth(itemTitle(item), TEXT_W, 15, true);
+  const price = truncateToWidth(itemPrice(item), TEXT_W, 13, true);
+  const subtitle = itemSubtitle(item);
+  if (price === '') return { name, price, sub: truncateToWidth(subtitle || '—', TEXT_W, 13) };
+  const room = TEXT_W - textWidth(price, 13, true) - PRICE_GAP;
+  const sub = subtitle === '' || room < 40 ? '' : truncateToWidth(`· ${subtitle}`, room, 13);
+  return { name, price, sub };
+}
+
+/** Name, then price (bold) and subtitle, transparent (blended onto the card's white). */
+function labelSprite({ name, price, sub }: LabelTexts): Promise<Raster> {
   const ly = L.tile;
+  const second =
+    price === ''
+      ? escapeXml(sub)
+      : `<tspan font-weight="bold" fill="${C.ink}">${escapeXml(price)}</tspan>${sub === '' ? '' : `<tspan dx="${PRICE_GAP}">${escapeXml(sub)}</tspan>`}`;
   return rasterize(
     null,
     [
       `<text x="14" y="${ly + 18}" font-family="${FONT}" font-size="15" font-weight="bold" fill="${C.ink}">${escapeXml(name)}</text>`,
-      `<text x="14" y="${ly + 40}" font-family="${FONT}" font-size="13" fill="${C.muted}">${escapeXml(sub)}</text>`,
+      `<text x="14" y="${ly + 40}" font-family="${FONT}" font-size="13" fill="${C.muted}">${second}</text>`,
     ],
     LABEL_BOX,
   );
@@ -381,10 +304,9 @@ async function tileImage(item: SimilarItem, load: CollageOptions['loadImage']): 
 async function prepareTile(
   item: SimilarItem,
   load: CollageOptions['loadImage'],
-  name: string,
-  sub: string,
+  texts: LabelTexts,
 ): Promise<{ tile: Raster; complete: boolean }> {
-  const [card, image, label] = await Promise.all([cardTemplate(), tileImage(item, load), labelSprite(name, sub)]);
+  const [card, image, label] = await Promise.all([cardTemplate(), tileImage(item, load), labelSprite(texts)]);
   const data = Buffer.from(card.data);
   blit(data, L.tile, image ?? (await unavailablePlaceholder()), PAD, PAD);
   blit(data, L.tile, label, LABEL_BOX.left, LABEL_BOX.top);
@@ -406,9 +328,9 @@ export function createCollageRenderer(options: CollageRendererOptions = {}): Col
   let generation = 0;
 
   async function tileFor(item: SimilarItem, load: CollageOptions['loadImage']): Promise<Raster> {
-    const { name, sub } = labelTexts(item);
-    if (maxTiles === 0) return (await prepareTile(item, load, name, sub)).tile;
-    const key = JSON.stringify([item.id, item.path, name, sub]);
+    const texts = labelTexts(item);
+    if (maxTiles === 0) return (await prepareTile(item, load, texts)).tile;
+    const key = JSON.stringify([item.id, item.path, texts.name, texts.price, texts.sub]);
     const cached = tiles.get(key);
     if (cached !== undefined) {
       hits++;
@@ -418,7 +340,7 @@ export function createCollageRenderer(options: CollageRendererOptions = {}): Col
     let job = pending.get(key);
     if (job === undefined) {
       const gen = generation;
-      job = prepareTile(item, load, name, sub).finally(() => pending.delete(key));
+      job = prepareTile(item, load, texts).finally(() => pending.delete(key));
       pending.set(key, job);
       const prepared = await job;
       // An unreadable image may be transient: only complete tiles are kept.

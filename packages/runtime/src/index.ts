@@ -15,6 +15,14 @@ export {
   type EventLoopMonitorOptions,
   startEventLoopMonitor,
 } from './event-loop.js';
+export { type FeedDownloads, feedOptionsFrom, openFeedDownloads } from './feed-downloads.js';
+export {
+  FEEDBACK_SALT_FILE,
+  feedbackSalt,
+  openFeedback,
+  openFeedbackStore,
+  type ProcessFeedback,
+} from './feedback.js';
 export { createRootLogger, type RootLoggerOptions } from './logger.js';
 export {
   createProcessMetrics,

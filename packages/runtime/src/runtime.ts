@@ -6,7 +6,8 @@
  * shutdown.
  *
  * Without `DATABASE_URL` the catalog is the embedded SQLite one in the data dir, exactly as
- * before. With it, the catalog is a replica of the PostgreSQL catalog (loaded into FAISS, then
+ * before: a folder of images, or a product feed (`LOOKALIKE_FEED`, downloaded through the feed
+ * fetcher and host queue of feed-downloads.ts). With it, the catalog is a replica of the PostgreSQL catalog (loaded into FAISS, then
  * following changes), reindexed in this process or, with `REDIS_URL` too, by the BullMQ
  * coordinator and the workers. `REDIS_URL` also shares the rate limits and the bots'
  * "answered once" claims between replicas.
@@ -15,7 +16,7 @@
  * clients) are loaded when openRuntime runs, so importing this package stays cheap for commands
  * that only log.
  */
-import type { Catalog } from '@lookalike/catalog';
+import type { Catalog, FeedOptions } from '@lookalike/catalog';
 import type { ReplicaCatalog } from '@lookalike/cluster';
 import {
   type CatalogPort,
@@ -34,6 +35,7 @@ import {
 import type { EmbedderOptions, ImageEmbedder } from '@lookalike/embedder';
 import { clusterSpec, openReplica, processReadiness, sharedState } from './cluster-parts.js';
 import { type Engines, openEngines } from './engines.js';
+import { type FeedDownloads, feedOptionsFrom, openFeedDownloads } from './feed-downloads.js';
 import { openPreviousModel } from './previous-model.js';
 
 /** The embedder options that `config` describes (callers may spread overrides over them). */
@@ -42,6 +44,7 @@ export function embedderOptionsFrom(config: Config, logger: Logger): EmbedderOpt
   return {
     modelsDir: config.modelsDir,
     runtime: e.runtime,
+    precision: e.precision,
     resize: e.resize,
     exif: e.exif,
     threads: e.threads,
@@ -62,6 +65,11 @@ export interface OpenRuntimeOptions {
   /** The catalog folder and labels. @defaultValue config.catalog */
   catalog?: { imagesDir: string | undefined; labelsPath: string | undefined };
   /**
+   * The product feed of a feed catalog (SQLite only); null: none, even when LOOKALIKE_FEED is set.
+   * @defaultValue the feed config describes (LOOKALIKE_FEED …)
+   */
+  feed?: FeedOptions | null;
+  /**
    * Open a catalog built with other weights: a model change. The stored vectors are kept and
    * answer (with the previous model, when `<modelsDir>/previous/` holds it) until the next
    * reindex has re-embedded everything, then the catalog swaps. @defaultValue true
@@ -76,7 +84,9 @@ export interface RuntimeCatalogInfo {
   size: number;
   imagesDir: string | undefined;
   labelsPath: string | undefined;
-  indexKind: 'flat' | 'hnsw';
+  /** The feed of a feed catalog (its source as configured: a URL may carry a query string). */
+  feed: { source: string } | undefined;
+  indexKind: Config['index']['kind'];
   /** Weights the stored vectors were made with (undefined for a new SQLite catalog). */
   storedWeights: { source: string; md5: string } | undefined;
   /** True when the stored vectors were made with other weights (a SQLite model change to finish). */
@@ -144,6 +154,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
   }
   const engines = await openEngines(config, logger);
   let embedder: ImageEmbedder | undefined = options.embedder;
+  let opened: OpenedCatalog | undefined;
   try {
     const [
       { createEmbedder, readDisplayableImage },
@@ -151,7 +162,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
       { createCollageRenderer, createImageInspector },
     ] = await Promise.all([import('@lookalike/embedder'), import('@lookalike/fetch'), import('@lookalike/render')]);
     embedder ??= await createEmbedder(embedderOptionsFrom(config, logger));
-    const opened = await openCatalogOf(options, engines, embedder, dirs);
+    opened = await openCatalogOf(options, engines, embedder, dirs);
     const shared = await sharedState(config, engines, logger);
     const service = createSimilarityService({
       embedder,
@@ -168,6 +179,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
       ...(options.observer === undefined ? {} : { observer: options.observer }),
     });
     const replica = opened.store.kind === 'postgres' ? opened.store.catalog : undefined;
+    const downloads = opened.downloads;
     return {
       embedder,
       previousEmbedder: opened.previousEmbedder,
@@ -180,11 +192,15 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
         try {
           await service.close();
         } finally {
+          await downloads?.close().catch((err: unknown) => logger.warn({ err }, 'closing the feed fetcher failed'));
           await engines.close();
         }
       },
     };
   } catch (err) {
+    // The catalog (with a replica's listener and reindexer) opened before a later step failed.
+    await opened?.catalog.close().catch(() => {});
+    await opened?.previousEmbedder?.dispose().catch(() => {});
     await embedder?.dispose().catch(() => {});
     await engines.close().catch(() => {});
     throw err;
@@ -195,6 +211,8 @@ interface OpenedCatalog {
   catalog: RuntimeCatalog;
   store: RuntimeStore;
   previousEmbedder: ImageEmbedder | undefined;
+  /** The feed catalog's fetcher and host queue (closed after the catalog). */
+  downloads: FeedDownloads | undefined;
 }
 
 /** The SQLite catalog (and a model change's previous model), or the PostgreSQL replica. */
@@ -215,6 +233,7 @@ async function openCatalogOf(
         size: replica.size(),
         imagesDir: dirs.imagesDir,
         labelsPath: dirs.labelsPath,
+        feed: undefined,
         indexKind: config.index.kind,
         storedWeights: { source: replica.weights.source, md5: replica.weights.md5 },
         modelMismatch: false,
@@ -229,20 +248,31 @@ async function openCatalogOf(
         coordinated: engines.redis !== undefined,
       },
       previousEmbedder: undefined,
+      downloads: undefined,
     };
   }
-  const { openCatalog } = await import('@lookalike/catalog');
+  const { openCatalog, storedFeedSource } = await import('@lookalike/catalog');
+  const feed = options.feed === null ? undefined : (options.feed ?? feedOptionsFrom(config));
+  // Neither a feed nor a folder configured: the data dir's catalog may be a feed catalog (from
+  // `lookalike index --feed`), which reopens its recorded feed and downloads through the fetcher.
+  const recordedFeed =
+    feed === undefined &&
+    options.feed !== null &&
+    dirs.imagesDir === undefined &&
+    storedFeedSource(config.dataDir) !== undefined;
   const previousEmbedder = await openPreviousModel({
     dataDir: config.dataDir,
     embedder: embedderOptionsFrom(config, logger),
     current: embedder.weights,
     logger,
   });
+  let downloads: FeedDownloads | undefined;
   try {
+    downloads = feed === undefined && !recordedFeed ? undefined : await openFeedDownloads(config, logger);
     const catalog = await openCatalog({
       dataDir: config.dataDir,
-      imagesDir: dirs.imagesDir,
-      labelsPath: dirs.labelsPath,
+      ...(feed === undefined ? { imagesDir: dirs.imagesDir, labelsPath: dirs.labelsPath } : { feed }),
+      ...(downloads === undefined ? {} : { fetcher: downloads.fetcher, hostQueue: downloads.hostQueue }),
       embedder,
       index: config.index,
       batchSize: config.embedder.batchSize,
@@ -250,8 +280,9 @@ async function openCatalogOf(
       allowModelMismatch: options.allowModelMismatch ?? true,
       answerFromStored: previousEmbedder !== undefined,
     });
-    return { catalog, store: { kind: 'sqlite', catalog }, previousEmbedder };
+    return { catalog, store: { kind: 'sqlite', catalog }, previousEmbedder, downloads };
   } catch (err) {
+    await downloads?.close().catch(() => {});
     await previousEmbedder?.dispose();
     throw err;
   }

@@ -2,8 +2,9 @@
  * The start-up steps every answering process shares, registered with runProcess as they run:
  * metrics → embedder, catalog and service → (the caller's HTTP server and bots) → listen.
  */
-import { LookalikeError } from '@lookalike/core';
+import { type FeedbackRecorder, LookalikeError } from '@lookalike/core';
 import { closeComponent } from './components.js';
+import { openFeedback } from './feedback.js';
 import { createProcessMetrics, type ProcessMetrics, type ProcessMetricsOptions } from './metrics.js';
 import type { ProcessControl } from './process.js';
 import { type OpenRuntimeOptions, openRuntime, type Runtime } from './runtime.js';
@@ -11,6 +12,8 @@ import { type OpenRuntimeOptions, openRuntime, type Runtime } from './runtime.js
 export interface StartedRuntime extends Runtime {
   /** The process's metrics, already observing the service. */
   metrics: ProcessMetrics;
+  /** The process's one feedback recorder, for the bots (`disabledFeedback` with LOOKALIKE_FEEDBACK=off). */
+  feedback: FeedbackRecorder;
 }
 
 /**
@@ -27,7 +30,9 @@ export async function startRuntime(
   const runtime = await openRuntime({ ...runtimeOptions, observer: metrics.observer });
   proc.add(closeComponent('service', () => runtime.close()));
   metrics.watch(() => runtime.service.status());
-  return { ...runtime, metrics };
+  const feedback = await openFeedback(options.config, options.logger);
+  proc.add(closeComponent('feedback', () => feedback.close()));
+  return { ...runtime, metrics, feedback: feedback.recorder };
 }
 
 /**

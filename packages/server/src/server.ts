@@ -11,8 +11,6 @@ import {
   DEFAULT_IMAGE_LIMITS,
   type ErrorCode,
   type ImageLimits,
-  itemSubtitle,
-  itemTitle,
   type Logger,
   LookalikeError,
   type ReadinessProbe,
@@ -20,7 +18,9 @@ import {
   type SimilarityService,
   silentLogger,
 } from '@lookalike/core';
+import { answerJson } from './answer-json.js';
 import { createHostCheck, hasBadEscape, isSameOrigin, isStateChanging, requestScheme } from './guard.js';
+import { readMoreBody } from './more-request.js';
 import { readUpload } from './multipart.js';
 import { PAGE_CSP, renderPage } from './page/html.js';
 
@@ -114,6 +114,7 @@ export const HTTP_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.
   HOST_MISDIRECTED: 421,
   ORIGIN_FORBIDDEN: 403,
   BAD_REQUEST: 400,
+  ITEM_NOT_FOUND: 404,
 });
 
 interface StoredAnswer {
@@ -220,24 +221,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
     });
     remember(answer);
-    const rid = encodeURIComponent(answer.requestId);
-    sendJson(res, 200, {
-      requestId: answer.requestId,
-      results: answer.results.map((r) => ({
-        rank: r.rank,
-        id: r.id,
-        name: itemTitle(r),
-        subtitle: itemSubtitle(r),
-        distance: r.distance,
-        similarity: r.similarity,
-        metadata: r.metadata,
-        imageUrl: `/api/items/${encodeURIComponent(r.id)}/image?request=${rid}`,
-      })),
-      weights: answer.weights,
-      notices: answer.notices,
-      noCloseMatch: answer.noCloseMatch,
-      collage: `/api/collage/${rid}`,
+    sendJson(res, 200, answerJson(answer));
+  }
+
+  /** POST /api/more: more like a result of an earlier answer, from its stored vector. */
+  async function more(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const body = await readMoreBody(req);
+    const answer = await service.moreLikeThis(body.itemId, {
+      userId: userIdOf(req),
+      requestId,
+      surface: 'page',
+      exclude: body.exclude,
+      ...(body.k === undefined ? {} : { k: body.k }),
+      ...(body.filters === undefined ? {} : { filters: body.filters }),
     });
+    remember(answer);
+    sendJson(res, 200, answerJson(answer));
   }
 
   async function itemImage(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
@@ -348,6 +347,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       }
       return;
     }
+    if (path === '/api/more' && method === 'POST') {
+      await more(req, res, randomUUID().slice(0, 8));
+      return;
+    }
     if (path === '/api/status' && isGet) {
       sendJson(res, 200, service.status());
       return;
@@ -377,7 +380,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       await itemImage(req, res, url, decodeURIComponent(item[1] ?? ''));
       return;
     }
-    const known = ['/', '/api/similar', '/api/status', '/api/facets'].includes(path);
+    const known = ['/', '/api/similar', '/api/more', '/api/status', '/api/facets'].includes(path);
     sendJson(
       res,
       known ? 405 : 404,

@@ -9,6 +9,7 @@ import {
   asLookalikeError,
   createMemoryClaims,
   type EventClaims,
+  type FeedbackRecorder,
   type Logger,
   LookalikeError,
   type SimilarityService,
@@ -26,10 +27,13 @@ import { slackApi } from './api.js';
 import { onAppMention } from './listeners/app-mention.js';
 import { onFileShare } from './listeners/file-share.js';
 import { onFindSimilarShortcut } from './listeners/find-similar-shortcut.js';
+import { onMoreButton } from './listeners/more-like-this.js';
+import { onReactionAdded, type ReactionAddedEvent } from './listeners/reaction-added.js';
 import { onReindexCommand } from './listeners/reindex-command.js';
 import { onReindexButton } from './listeners/reindex-confirm.js';
 import { onSimilarCommand } from './listeners/similar-command.js';
 import type { MessageEvent, ReindexButtonPress, Respond, ShareEvent, SlackDeps } from './listeners/types.js';
+import { MORE_ACTIONS } from './more-value.js';
 import { parseReindexButtonValue, REINDEX_ACTIONS } from './render.js';
 import { toSlackLogger } from './slack-logger.js';
 
@@ -58,6 +62,8 @@ export interface SlackBotOptions {
    * runtime passes claims shared by every replica. @defaultValue claims in this process's memory
    */
   claims?: EventClaims;
+  /** Records the answers it posts and 👍/👎 reactions on them. @defaultValue none (nothing recorded) */
+  feedback?: FeedbackRecorder | undefined;
 }
 
 /** A route for the process's one HTTP server. */
@@ -172,6 +178,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     state: { runningReindex: undefined },
     claims: options.claims ?? createMemoryClaims(),
     stopping: () => state === 'stopped',
+    feedback: options.feedback,
   };
   /** The listeners' dependencies, with the Web API of the client Bolt gave this event. */
   const depsFor = (client: webApi.WebClient): SlackDeps => ({ ...shared, api: slackApi(client, botToken) });
@@ -192,6 +199,11 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   app.event('app_mention', async ({ event, body, client, context }) => {
     const ctx = { teamId: teamOf(body), botUserId: context.botUserId };
     await track(onAppMention({ event: event as ShareEvent, context: ctx }, depsFor(client)));
+  });
+
+  app.event('reaction_added', async ({ event, body, context }) => {
+    const ctx = { teamId: teamOf(body), botUserId: context.botUserId };
+    await track(onReactionAdded({ event: event as ReactionAddedEvent, context: ctx }, shared));
   });
 
   app.command('/similar', async ({ command, ack, respond, client }) => {
@@ -236,6 +248,32 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     };
   app.action<BlockButtonAction>(REINDEX_ACTIONS.confirm, reindexButton('confirm'));
   app.action<BlockButtonAction>(REINDEX_ACTIONS.cancel, reindexButton('cancel'));
+
+  /** A result's "More like this": answered in the answer's thread (the button's value carries the chain). */
+  app.action<BlockButtonAction>(MORE_ACTIONS.more, async ({ ack, body, action: button, respond, client }) => {
+    await ack();
+    const container = body.container as { channel_id?: string; message_ts?: string } | undefined;
+    const channel = body.channel?.id ?? container?.channel_id;
+    const ts = body.message?.ts ?? container?.message_ts;
+    if (channel === undefined || ts === undefined) {
+      log.warn({ user: body.user.id }, 'more like this press without its message; ignored');
+      return;
+    }
+    const threadTs = (body.message as { thread_ts?: string } | undefined)?.thread_ts ?? ts;
+    const press = {
+      user: body.user.id,
+      team: body.team?.id ?? teamOf(body),
+      value: button.value,
+      channel,
+      ts,
+      threadTs,
+    };
+    await track(onMoreButton({ press, respond: privately(respond) }, depsFor(client)));
+  });
+  // A link button still sends an interaction, which must be acked; the browser opens the link.
+  app.action<BlockButtonAction>(MORE_ACTIONS.open, async ({ ack }) => {
+    await ack();
+  });
 
   app.error(async (err) => {
     log.error({ err: asLookalikeError(err), code: (err as { code?: unknown }).code }, 'Bolt error');

@@ -1,5 +1,5 @@
 export { MAX_IMAGES_PER_MESSAGE } from '@lookalike/chat';
-export { type AnswerRequest, postAnswer, slackUserId, type Target } from './answer.js';
+export { type AnswerRequest, answerKey, postAnswer, recordAnswered, slackUserId, type Target } from './answer.js';
 export { type HistoryMessage, type SlackApi, slackApi } from './api.js';
 export { type ParsedSimilarArgs, parseSimilarArgs } from './args.js';
 export { createSlackBot, type SlackBot, type SlackBotOptions, type SlackRoute } from './bot.js';
@@ -17,6 +17,8 @@ export {
 export { onAppMention } from './listeners/app-mention.js';
 export { onFileShare } from './listeners/file-share.js';
 export { NO_IMAGE_IN_MESSAGE, onFindSimilarShortcut } from './listeners/find-similar-shortcut.js';
+export { MORE_INTRO, onMoreButton } from './listeners/more-like-this.js';
+export { onReactionAdded, type ReactionAddedEvent, voteOfReaction } from './listeners/reaction-added.js';
 export {
   CONFIRM_NEEDS_CHANNEL,
   isReindexAdmin,
@@ -34,6 +36,14 @@ export {
   unknownWordsText,
 } from './listeners/similar-command.js';
 export type * from './listeners/types.js';
+export {
+  BUTTON_VALUE_MAX,
+  chainIds,
+  MORE_ACTIONS,
+  type MoreButtonValue,
+  moreButtonValue,
+  parseMoreButtonValue,
+} from './more-value.js';
 export {
   confirmRemovalLabel,
   escapeMrkdwn,

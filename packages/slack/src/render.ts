@@ -7,6 +7,8 @@ import {
   formatResultLine,
   formatSimilarity,
   formatSummary,
+  itemLink,
+  itemPrice,
   itemSubtitle,
   itemTitle,
   type MetadataFilters,
@@ -15,6 +17,7 @@ import {
   type ReindexSummary,
 } from '@lookalike/core';
 import type { types } from '@slack/bolt';
+import { chainIds, MORE_ACTIONS, moreButtonValue } from './more-value.js';
 
 export type Block = types.KnownBlock;
 
@@ -31,23 +34,49 @@ export function describeFilters(filters: MetadataFilters | undefined): string {
     .join(' · ');
 }
 
+/** A link in mrkdwn (`<url|text>`): the text escaped, `|` and `>` in the URL percent-encoded. */
+function mrkdwnLink(url: string, text: string): string {
+  return `<${url.replace(/\|/g, '%7C').replace(/>/g, '%3E')}|${escapeMrkdwn(text).replace(/\|/g, '¦')}>`;
+}
+
+/** Slack's limits: a section's text, a button's label, a URL, blocks per message. */
+const SECTION_MAX = 3000;
+const URL_MAX = 3000;
+const MAX_BLOCKS = 50;
+
 /**
- * The Block Kit list posted beside the collage: one section per result (rank, name,
- * articleType, colour, similarity), then the notices (untrained model, no close match, still indexing…).
+ * The Block Kit list posted beside the collage: one section per result (rank, the name linked
+ * to the product page when there is one, price, brand, category, colour, similarity) with its
+ * buttons ("More like this", whose value carries the item id, the filters and the chain shown so
+ * far; "Open", a link button, when the item has a link), then the notices (untrained model, no
+ * close match, still indexing…).
  */
 export function renderAnswer(answer: Answer, intro?: string): { text: string; blocks: Block[] } {
   const blocks: Block[] = [];
   const heading = intro ?? 'Closest matches in the catalog';
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${escapeMrkdwn(heading)}*` } });
+  const chain = chainIds(answer);
   for (const item of answer.results) {
+    const link = itemLink(item);
+    const title = itemTitle(item);
     const sub = itemSubtitle(item);
-    const lines = [`*${item.rank}. ${escapeMrkdwn(itemTitle(item))}*`];
+    const price = itemPrice(item);
+    const name = link === undefined || link.length > URL_MAX ? escapeMrkdwn(title) : mrkdwnLink(link, title);
+    const lines = [`*${item.rank}. ${name}*`];
     lines.push(
-      [sub.length > 0 ? escapeMrkdwn(sub) : undefined, `similarity ${formatSimilarity(item.similarity)}`]
+      [
+        price.length > 0 ? `*${escapeMrkdwn(price)}*` : undefined,
+        sub.length > 0 ? escapeMrkdwn(sub) : undefined,
+        `similarity ${formatSimilarity(item.similarity)}`,
+      ]
         .filter((s) => s !== undefined)
         .join(' · '),
     );
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } });
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n').slice(0, SECTION_MAX) } });
+    const buttons = resultButtons(item.id, item.rank, link, chain, answer.filters);
+    if (buttons.length > 0 && blocks.length < MAX_BLOCKS - 2) {
+      blocks.push({ type: 'actions', block_id: `result_${item.rank}`, elements: buttons });
+    }
   }
   if (answer.results.length === 0) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: 'No catalog item matched.' } });
@@ -55,8 +84,43 @@ export function renderAnswer(answer: Answer, intro?: string): { text: string; bl
   const notes = renderNotices(answer.notices);
   notes.push(`Model: ${escapeMrkdwn(answer.weights.description)}`);
   blocks.push({ type: 'context', elements: notes.map((text) => ({ type: 'mrkdwn', text })) });
-  const text = [heading, ...answer.results.map(formatResultLine), ...answer.notices.map((n) => n.text)].join('\n');
+  // The fallback text is mrkdwn too (notifications, clients without blocks): escaped like the
+  // blocks, so a product title from a feed cannot `<!channel>` anyone or masquerade as a link.
+  const text = [heading, ...answer.results.map(formatResultLine), ...answer.notices.map((n) => n.text)]
+    .map(escapeMrkdwn)
+    .join('\n');
   return { text, blocks };
+}
+
+/** "More like this" (when its value fits) and "Open" (when the item links to a product page). */
+function resultButtons(
+  itemId: string,
+  rank: number,
+  link: string | undefined,
+  chain: readonly string[],
+  filters: MetadataFilters | undefined,
+): types.Button[] {
+  const out: types.Button[] = [];
+  const value = moreButtonValue(itemId, chain, filters);
+  if (value !== undefined) {
+    out.push({
+      type: 'button',
+      action_id: MORE_ACTIONS.more,
+      text: { type: 'plain_text', text: 'More like this' },
+      value,
+      accessibility_label: `More like result ${rank}`,
+    });
+  }
+  if (link !== undefined && link.length <= URL_MAX) {
+    out.push({
+      type: 'button',
+      action_id: MORE_ACTIONS.open,
+      text: { type: 'plain_text', text: 'Open' },
+      url: link,
+      accessibility_label: `Open result ${rank}`,
+    });
+  }
+  return out;
 }
 
 /** One mrkdwn line per notice, from its text: :warning: for warnings, :information_source: otherwise. */

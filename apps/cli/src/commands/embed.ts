@@ -1,5 +1,5 @@
 /**
- * `lookalike embed IMAGE... [--runtime onnx|tfjs] [--resize stretch|pad] [--no-exif]`
+ * `lookalike embed IMAGE... [--runtime onnx|tfjs] [--precision fp32|int8] [--resize stretch|pad] [--no-exif]`
  * Prints one JSON array of 2048 numbers per image, one per line, in argument order.
  * A bad image prints `path: CODE: sentence` to stderr; the others still print; exit 1.
  */
@@ -7,7 +7,7 @@ import { asLookalikeError, isLookalikeError } from '@lookalike/core';
 import { defineCommand, usageError } from '../context.js';
 import { type EmbedderOverrides, openEmbedder } from '../embedder.js';
 
-const USAGE = 'embed IMAGE... [--runtime onnx|tfjs] [--resize stretch|pad] [--no-exif]';
+const USAGE = 'embed IMAGE... [--runtime onnx|tfjs] [--precision fp32|int8] [--resize stretch|pad] [--no-exif]';
 
 function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
   return new Promise((resolve) => {
@@ -22,6 +22,7 @@ export const embedCommand = defineCommand({
   usage: USAGE,
   options: {
     runtime: { type: 'string' },
+    precision: { type: 'string' },
     resize: { type: 'string' },
     'no-exif': { type: 'boolean' },
   },
@@ -32,6 +33,11 @@ export const embedCommand = defineCommand({
       if (values.runtime !== 'onnx' && values.runtime !== 'tfjs')
         return usageError(ctx, USAGE, `unknown runtime "${values.runtime}"`);
       overrides.runtime = values.runtime;
+    }
+    if (values.precision !== undefined) {
+      if (values.precision !== 'fp32' && values.precision !== 'int8')
+        return usageError(ctx, USAGE, `unknown precision "${values.precision}"`);
+      overrides.precision = values.precision;
     }
     if (values.resize !== undefined) {
       if (values.resize !== 'stretch' && values.resize !== 'pad')

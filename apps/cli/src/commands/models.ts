@@ -2,18 +2,25 @@
  * `lookalike models fetch [--url URL] [--from FILE.h5] [--md5 HEX] [--force]`
  * `lookalike models init --untrained [--seed N] [--force]`
  * `lookalike models info [--verify] [--json]`
- * Model files live in ctx.config.modelsDir: manifest.json, resnet50.onnx, tfjs/.
+ * `lookalike models quantize [--calibration DIR] [--images N]`
+ * Model files live in ctx.config.modelsDir: manifest.json, resnet50.onnx, tfjs/ (and
+ * resnet50.int8.onnx after `quantize`).
  */
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { asLookalikeError, isLookalikeError } from '@lookalike/core';
 import {
   type ConvertStep,
+  DEFAULT_CALIBRATION_IMAGES,
   DEFAULT_UNTRAINED_SEED,
   fetchWeights,
   initUntrainedModels,
   type Manifest,
   OFFICIAL_WEIGHTS_MD5,
   OFFICIAL_WEIGHTS_URL,
+  type QuantizeStep,
+  quantizeModels,
   readManifest,
   replaceKeepingPrevious,
   UNTRAINED_WEIGHTS_WARNING,
@@ -23,7 +30,7 @@ import cliProgress from 'cli-progress';
 import { type CliContext, type CommandSpec, type SubcommandHelp, subcommandLines } from '../context.js';
 
 const USAGE =
-  'models fetch [--url URL] [--from FILE.h5] [--md5 HEX] [--force] | init --untrained [--seed N] [--force] | info [--verify] [--json]';
+  'models fetch [--url URL] [--from FILE.h5] [--md5 HEX] [--force] | init --untrained [--seed N] [--force] | info [--verify] [--json] | quantize [--calibration DIR] [--images N]';
 
 const SUBCOMMANDS: readonly SubcommandHelp[] = [
   {
@@ -44,6 +51,14 @@ kept in <models dir>/previous/: a catalog built with it answers with it until re
     usage: 'models info [--verify] [--json]',
     summary: "Show what the models dir holds; --verify re-checks every file's sha256.",
   },
+  {
+    name: 'quantize',
+    usage: 'models quantize [--calibration DIR] [--images N]',
+    summary: `Write resnet50.int8.onnx beside the fp32 model (static QDQ: weights int8 per channel,
+activations uint8 per tensor, calibrated by percentile on N catalog images, default ${DEFAULT_CALIBRATION_IMAGES}).
+DIR defaults to LOOKALIKE_CATALOG_DIR, else the demo catalog. Use it with LOOKALIKE_PRECISION=int8:
+its vectors are a different model, so a catalog built with fp32 is re-embedded.`,
+  },
 ];
 
 const HELP = `Usage:\n${subcommandLines(SUBCOMMANDS)}\n`;
@@ -58,6 +73,12 @@ const STEP_TEXT: Record<ConvertStep | 'downloading' | 'verifying', string> = {
   tfjs: 'writing tfjs/model.json and shards',
   checksums: 'computing sha256 checksums',
   installing: 'installing files and writing manifest.json',
+};
+
+const QUANTIZE_STEP_TEXT: Record<QuantizeStep, string> = {
+  reading: 'reading resnet50.onnx and the calibration images',
+  calibrating: 'calibrating activation ranges (fp32 model on ONNX Runtime)',
+  writing: 'writing resnet50.int8.onnx and manifest.json',
 };
 
 function usageError(ctx: CliContext, message: string): number {
@@ -90,6 +111,11 @@ function summary(m: Manifest, modelsDir: string): string {
     `parameters: ${m.parameters.toLocaleString('en-US')}`,
     `onnx:       ${m.files.onnx.path} (sha256 ${m.files.onnx.sha256.slice(0, 16)}…)`,
     `tfjs:       ${m.files.tfjs.path} + ${m.files.tfjs.shards.length} shards`,
+    ...(m.files.int8 === undefined || m.quantization === undefined
+      ? []
+      : [
+          `int8:       ${m.files.int8.path} (sha256 ${m.files.int8.sha256.slice(0, 16)}…), ${m.quantization.activations.method} ${m.quantization.activations.percentile} on ${m.quantization.calibration.images} images of ${m.quantization.calibration.dir}`,
+        ]),
     `input:      ${m.preprocessing.size}x${m.preprocessing.size} ${m.preprocessing.layout}, ${m.preprocessing.channelOrder} minus mean [${m.preprocessing.mean.join(', ')}], resize ${m.preprocessing.resize}`,
     `output:     ${m.output.dimension}-d, global ${m.output.pooling} pool, ${m.output.normalize} normalised`,
   ].join('\n');
@@ -247,9 +273,64 @@ async function runInfo(argv: string[], ctx: CliContext): Promise<number> {
   }
 }
 
+/** The calibration folder: --calibration, else LOOKALIKE_CATALOG_DIR, else the demo catalog. */
+function calibrationDir(ctx: CliContext, given: string | undefined): string | undefined {
+  if (given !== undefined) return given;
+  if (ctx.config.catalog.imagesDir !== undefined) return ctx.config.catalog.imagesDir;
+  const demo = join(ctx.config.dataDir, 'demo-catalog', 'images');
+  return existsSync(demo) ? demo : undefined;
+}
+
+async function runQuantize(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { calibration: { type: 'string' }, images: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length > 0) return usageError(ctx, `unexpected argument "${positionals[0]}"`);
+  const images = values.images === undefined ? DEFAULT_CALIBRATION_IMAGES : Number(values.images);
+  if (!Number.isSafeInteger(images) || images < 1 || images > 100_000)
+    return usageError(ctx, '--images must be 1–100000');
+  const dir = calibrationDir(ctx, values.calibration);
+  if (dir === undefined) {
+    return usageError(
+      ctx,
+      'no calibration images: pass --calibration DIR (catalog photos), set LOOKALIKE_CATALOG_DIR, or draw the demo catalog (`lookalike demo-catalog data/demo-catalog`)',
+    );
+  }
+  const modelsDir = ctx.config.modelsDir;
+  try {
+    const result = await quantizeModels({
+      modelsDir,
+      calibrationDir: dir,
+      images,
+      preprocessing: { resize: ctx.config.embedder.resize, exif: ctx.config.embedder.exif },
+      logger: ctx.logger,
+      onStep: (s) => ctx.stderr.write(`… ${QUANTIZE_STEP_TEXT[s]}\n`),
+    });
+    const m = result.manifest;
+    if (m.source === 'untrained') {
+      ctx.stderr.write(
+        `${UNTRAINED_WEIGHTS_WARNING}\nNote: untrained weights have other activation statistics than trained ones; the percentile clipping keeps the calibration robust to both, but re-run \`models quantize\` after \`models fetch\`.\n`,
+      );
+    }
+    if (result.skipped > 0) ctx.stderr.write(`Skipped ${result.skipped} unreadable calibration image(s).\n`);
+    ctx.stdout.write(
+      `${summary(m, modelsDir)}\n` +
+        `wrote:      ${relative(process.cwd(), result.path) || result.path} (calibrated on ${result.used.length} images of ${dir})\n` +
+        'Use it with LOOKALIKE_PRECISION=int8 (or `lookalike embed --precision int8`).\n',
+    );
+    return 0;
+  } catch (err) {
+    const e = asLookalikeError(err);
+    return fail(ctx, e, e.code === 'MODEL_NOT_FOUND' ? e.userMessage : undefined);
+  }
+}
+
 export const modelsCommand: CommandSpec = {
   name: 'models',
-  summary: 'fetch, convert or initialise the ResNet50 model files',
+  summary: 'fetch, convert, initialise or quantize the ResNet50 model files',
   usage: USAGE,
   subcommands: SUBCOMMANDS,
   async run(argv, ctx) {
@@ -258,6 +339,7 @@ export const modelsCommand: CommandSpec = {
       if (sub === 'fetch') return await runFetch(rest, ctx);
       if (sub === 'init') return await runInit(rest, ctx);
       if (sub === 'info') return await runInfo(rest, ctx);
+      if (sub === 'quantize') return await runQuantize(rest, ctx);
     } catch (err) {
       // parseArgs errors (unknown option, missing value) are usage errors.
       if (!isLookalikeError(err) && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { catalogExists, generateDemoCatalog } from '@lookalike/catalog';
+import { catalogExists, feedSourceForLog, generateDemoCatalog, storedFeedSource } from '@lookalike/catalog';
 import { asLookalikeError, formatSummary, LookalikeError, type SimilarityService } from '@lookalike/core';
 import { createDiscordBot } from '@lookalike/discord';
 import {
@@ -35,8 +35,12 @@ const DEMO_COUNT = 400;
 
 async function resolveCatalogDirs(
   ctx: CliContext,
-): Promise<{ imagesDir: string; labelsPath: string | undefined; demo: boolean }> {
+): Promise<{ imagesDir: string | undefined; labelsPath: string | undefined; demo: boolean }> {
   const configured = ctx.config.catalog;
+  // LOOKALIKE_FEED: a feed catalog (the runtime opens it with its fetcher); no folder, no demo.
+  if (ctx.config.feed.source !== undefined && ctx.config.scale.databaseUrl === undefined) {
+    return { imagesDir: undefined, labelsPath: undefined, demo: false };
+  }
   if (ctx.config.scale.databaseUrl !== undefined) {
     // A replica shows results from the shared images folder: there is no demo catalog to draw.
     if (configured.imagesDir === undefined) {
@@ -54,6 +58,10 @@ async function resolveCatalogDirs(
       throw new LookalikeError('CATALOG_NOT_FOUND', `LOOKALIKE_CATALOG_DIR ${configured.imagesDir} does not exist`);
     }
     return { imagesDir: configured.imagesDir, labelsPath: configured.labelsPath, demo: false };
+  }
+  // A data dir indexed from a feed (`lookalike index --feed`): that feed catalog, not the demo.
+  if (storedFeedSource(ctx.config.dataDir) !== undefined) {
+    return { imagesDir: undefined, labelsPath: undefined, demo: false };
   }
   const demoDir = join(ctx.config.dataDir, 'demo-catalog');
   const marker = join(demoDir, '.complete');
@@ -120,7 +128,7 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
   const { config, logger } = ctx;
   const dirs = await resolveCatalogDirs(ctx);
   const embedder = await openEmbedder(ctx);
-  const { catalog, store, service, metrics, claims, readiness } = await startRuntime(proc, {
+  const { catalog, store, service, metrics, claims, readiness, feedback } = await startRuntime(proc, {
     config,
     logger,
     embedder,
@@ -155,12 +163,14 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
     // Incremental: a no-op when nothing changed, and it finishes an index interrupted last time.
     // Started before the adapters log in, so the first photo already meets a running index.
     const info = store.catalog.info();
+    const source =
+      info.feed === undefined ? (info.imagesDir ?? dirs.imagesDir) : `the feed ${feedSourceForLog(info.feed.source)}`;
     const why =
       info.size === 0
-        ? `${dirs.demo ? 'First run with the demo catalog' : `The catalog in ${info.dataDir} is empty`}: indexing ${dirs.imagesDir} now (items become searchable as they are indexed).`
+        ? `${dirs.demo ? 'First run with the demo catalog' : `The catalog in ${info.dataDir} is empty`}: indexing ${source} now (items become searchable as they are indexed).`
         : info.modelMismatch
           ? 'The catalog was built with other weights: re-embedding every image now.'
-          : `Catalog: ${info.size} items from ${info.imagesDir ?? dirs.imagesDir}; checking for changes in the background.`;
+          : `Catalog: ${info.size} items from ${source}; checking for changes in the background.`;
     state.indexing = true;
     void backgroundIndex(ctx, service, why, proc).finally(() => {
       state.indexing = false;
@@ -168,13 +178,13 @@ async function startAll(ctx: CliContext, proc: ProcessControl, state: StartState
   }
 
   if (config.discord !== undefined) {
-    const discord = createDiscordBot({ ...config.discord, service, logger, claims });
+    const discord = createDiscordBot({ ...config.discord, service, logger, claims, feedback });
     proc.add(chatComponent('discord', discord));
     await discord.start();
     ctx.stderr.write(`Discord: connected as ${discord.client.user?.tag ?? 'the bot'}\n`);
   }
   if (config.slack !== undefined) {
-    const slack = createSlackBot({ ...config.slack, service, logger, claims });
+    const slack = createSlackBot({ ...config.slack, service, logger, claims, feedback });
     proc.add(chatComponent('slack', slack));
     // The token is verified (and Socket Mode connected) before Slack's events are routed here.
     await slack.start();

@@ -6,6 +6,7 @@ import { reportFailure } from '@lookalike/chat';
 import type { FindSimilarOptions, MetadataFilters } from '@lookalike/core';
 import { safeErr } from '../errors.js';
 import { renderAnswer } from '../render.js';
+import { recordAnswered } from './answered.js';
 import { replaceDeferredWithError } from './replies.js';
 import type { AttachmentInfo, DiscordDeps, RepliableInteraction } from './types.js';
 
@@ -39,7 +40,8 @@ export async function answerInteraction(
     };
     const answer = await deps.service.findSimilar({ url: image.url }, options);
     const extraImages = deps.settings.attachImages ? await answer.images() : [];
-    await interaction.editReply({ ...renderAnswer(answer, extraImages), allowedMentions: { parse: [] } });
+    const sent = await interaction.editReply({ ...renderAnswer(answer, extraImages), allowedMentions: { parse: [] } });
+    await recordAnswered(deps, sent, answer);
     rlog.info({ results: answer.results.length, notices: answer.notices.map((n) => n.code) }, 'answered command');
   } catch (err) {
     await reportFailure(err, {

@@ -1,7 +1,9 @@
 /** INTERACTION_CREATE: routes each interaction to its listener by kind and command name. */
 import { COMMAND_NAMES } from '../commands.js';
+import { parseMoreButtonId } from '../more-chain.js';
 import { onAutocomplete } from './autocomplete.js';
 import { onFindSimilar } from './find-similar.js';
+import { onMoreButton } from './more-like-this.js';
 import { onReindexCommand } from './reindex-command.js';
 import { onReindexButton } from './reindex-confirm.js';
 import { onSimilarCommand } from './similar-command.js';
@@ -18,5 +20,8 @@ export async function onInteractionCreate(interaction: IncomingInteraction, deps
   if (interaction.isMessageContextMenuCommand() && interaction.commandName === COMMAND_NAMES.findSimilar) {
     return onFindSimilar(interaction, deps);
   }
-  if (interaction.isButton()) return onReindexButton(interaction, deps);
+  if (interaction.isButton()) {
+    if (parseMoreButtonId(interaction.customId) !== undefined) return onMoreButton(interaction, deps);
+    return onReindexButton(interaction, deps);
+  }
 }

@@ -6,6 +6,7 @@ import { answerImages, newRequestId } from '@lookalike/chat';
 import { type Logger, USER_MESSAGES } from '@lookalike/core';
 import { safeErr } from '../errors.js';
 import { isImageAttachment, renderAnswer } from '../render.js';
+import { recordAnswered } from './answered.js';
 import { keepTyping, replyToMessage } from './replies.js';
 import type { AttachmentInfo, DiscordDeps, DiscordMessage } from './types.js';
 
@@ -90,6 +91,7 @@ async function answerMessage(
             { results: answer.results.length, notices: answer.notices.map((n) => n.code) },
             'answered image post',
           );
+        if (sent) await recordAnswered(deps, sent.sent, answer);
       } finally {
         stopTyping();
       }

@@ -9,19 +9,22 @@ import { safeErr } from '../errors.js';
 import type { RenderedAnswer } from '../render.js';
 import type { DiscordMessage, RepliableInteraction } from './types.js';
 
-/** Replies to a post without pinging anyone; a failure is logged with the request id, never thrown. */
+/**
+ * Replies to a post without pinging anyone; a failure is logged with the request id, never thrown.
+ * Resolves with `{ sent }` (what discord.js resolved with: the new message), or undefined on failure.
+ */
 export async function replyToMessage(
   message: DiscordMessage,
   body: RenderedAnswer | { content: string },
   requestId: string,
   log: Logger,
-): Promise<boolean> {
+): Promise<{ sent: unknown } | undefined> {
   try {
-    await message.reply({ ...body, allowedMentions: { parse: [], repliedUser: false } });
-    return true;
+    const sent = await message.reply({ ...body, allowedMentions: { parse: [], repliedUser: false } });
+    return { sent };
   } catch (err) {
     log.error({ err: safeErr(err), requestId, channelId: message.channelId, messageId: message.id }, 'reply failed');
-    return false;
+    return undefined;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 
 import type { ThrottleClock } from '@lookalike/chat';
-import type { EventClaims, Logger, SimilarityService } from '@lookalike/core';
+import type { EventClaims, FeedbackRecorder, Logger, SimilarityService } from '@lookalike/core';
 import type {
   InteractionDeferReplyOptions,
   InteractionEditReplyOptions,
@@ -50,6 +50,8 @@ export interface DiscordDeps {
   stopping(): boolean;
   /** The clock of the /reindex progress throttle. @defaultValue the system clock */
   clock?: ThrottleClock | undefined;
+  /** Records posted answers and 👍/👎 on them. @defaultValue none (nothing recorded) */
+  feedback?: FeedbackRecorder | undefined;
 }
 
 /** An attachment as the listeners see it. */
@@ -135,6 +137,24 @@ export interface ReindexButtonInteraction extends ReindexCommandInteraction {
   update(options: InteractionUpdateOptions): Promise<unknown>;
 }
 
+/** An embed of a message a button is on, as a "more like this" press reads it. */
+export interface MessageEmbedLike {
+  footer: { text: string } | null;
+}
+
+/**
+ * A press of a "more like this" button (MESSAGE_COMPONENT) under an answer: the chain is read
+ * back from `message` (the answer the button is on); the press is answered as a new reply
+ * (deferred, then edited).
+ */
+export interface MoreButtonInteraction extends RepliableInteraction {
+  customId: string;
+  message: { id: string; embeds: readonly MessageEmbedLike[] };
+}
+
+/** A button press as the router reads it: a /reindex confirmation or a "more like this" button. */
+export type ButtonInteraction = ReindexButtonInteraction & MoreButtonInteraction;
+
 export interface AutocompleteChoice {
   name: string;
   value: string;
@@ -162,5 +182,5 @@ export interface IncomingInteraction {
   isAutocomplete(): this is AutocompleteInteraction;
   isChatInputCommand(): this is ChatInputInteraction;
   isMessageContextMenuCommand(): this is MessageCommandInteraction;
-  isButton(): this is ReindexButtonInteraction;
+  isButton(): this is ButtonInteraction;
 }

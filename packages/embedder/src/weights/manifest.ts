@@ -18,6 +18,8 @@ import {
 
 export const MANIFEST_FILE = 'manifest.json';
 export const ONNX_FILE = 'resnet50.onnx';
+/** The int8 model `lookalike models quantize` writes beside the fp32 one. */
+export const INT8_ONNX_FILE = 'resnet50.int8.onnx';
 export const TFJS_DIR = 'tfjs';
 
 /** Hint shown when no model files are present. */
@@ -36,6 +38,45 @@ const relPath = z
     (p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'),
     'must be a relative path inside the models dir',
   );
+
+/** Numeric precision of the model that computes the vectors. */
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+
+/** How the int8 model was made (`lookalike models quantize`). */
+export const quantizationSchema = z.object({
+  format: z.literal('qdq'),
+  /** sha256 of the fp32 ONNX file it was quantized from. */
+  fromOnnxSha256: sha256,
+  activations: z.object({
+    type: z.literal('uint8'),
+    granularity: z.literal('per-tensor'),
+    method: z.enum(['percentile']),
+    percentile: z.number().positive().max(100),
+  }),
+  weights: z.object({
+    type: z.literal('int8'),
+    granularity: z.literal('per-channel'),
+    symmetric: z.literal(true),
+    /** Largest integer magnitude (64: AVX2's u8×s8 pair sums cannot saturate). */
+    qmax: z.number().int().min(1).max(127),
+  }),
+  /** Kept in fp32: the last block's expand conv, add and ReLU, GlobalMaxPool, the L2 norm. */
+  fp32Nodes: z.array(z.string()),
+  calibration: z.object({
+    dir: z.string(),
+    /** Images requested and actually used (unreadable ones are skipped). */
+    requested: z.number().int().positive(),
+    images: z.number().int().positive(),
+    /** sha256 of the used images' paths relative to `dir`, one per line, in order. */
+    listSha256: sha256,
+    resize: z.enum(['stretch', 'pad']),
+    exif: z.boolean(),
+  }),
+  createdAt: z.string(),
+});
+
+export type Quantization = z.infer<typeof quantizationSchema>;
 
 export const manifestSchema = z.object({
   format: z.literal(1),
@@ -71,7 +112,11 @@ export const manifestSchema = z.object({
   files: z.object({
     onnx: z.object({ path: relPath, sha256 }),
     tfjs: z.object({ path: relPath, sha256, shards: z.array(z.object({ path: relPath, sha256 })).min(1) }),
+    /** The int8 QDQ model (after `lookalike models quantize`). */
+    int8: z.object({ path: relPath, sha256 }).optional(),
   }),
+  /** How `files.int8` was made (present with it). */
+  quantization: quantizationSchema.optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -117,6 +162,7 @@ export function manifestFiles(m: Manifest): { path: string; sha256: string }[] {
     m.files.onnx,
     { path: m.files.tfjs.path, sha256: m.files.tfjs.sha256 },
     ...m.files.tfjs.shards.map((s) => ({ path: tfjsDir === '' ? s.path : `${tfjsDir}/${s.path}`, sha256: s.sha256 })),
+    ...(m.files.int8 === undefined ? [] : [m.files.int8]),
   ];
 }
 
@@ -175,8 +221,21 @@ export async function writeManifest(modelsDir: string, manifest: Manifest): Prom
   await rename(tmp, final);
 }
 
-/** The core `WeightsInfo` for a manifest (recorded in the catalog, shown in answers). */
-export function weightsInfo(manifest: Manifest): WeightsInfo {
+/**
+ * The identity of the int8 model's vectors: md5 of the source weights' md5, `int8` and the int8
+ * file's sha256. An int8 catalog and an fp32 catalog (or two int8 calibrations) are different
+ * models to the catalog's mismatch guard, which compares this `md5`.
+ */
+export function int8ModelMd5(sourceMd5: string, int8Sha256: string): string {
+  return createHash('md5').update(`${sourceMd5}:int8:${int8Sha256}`).digest('hex');
+}
+
+/**
+ * The core `WeightsInfo` for a manifest (recorded in the catalog, shown in answers). For
+ * `int8`, `md5` is {@link int8ModelMd5} (the fp32 identity stays the source file's md5).
+ * @throws LookalikeError MODEL_NOT_FOUND when `int8` is asked for and the manifest has none.
+ */
+export function weightsInfo(manifest: Manifest, precision: Precision = 'fp32'): WeightsInfo {
   const short = `${manifest.sourceMd5.slice(0, 8)}…`;
   const untrained = manifest.source === 'untrained';
   let description: string;
@@ -187,5 +246,28 @@ export function weightsInfo(manifest: Manifest): WeightsInfo {
     const seed = manifest.seed === undefined ? '' : `, seed ${manifest.seed}`;
     description = `ResNet50 UNTRAINED (random He init${seed}, md5 ${short}): results are not meaningful`;
   } else description = `ResNet50 (file ${manifest.sourceName}, md5 ${short}, not the official Keras file)`;
-  return { source: manifest.source, md5: manifest.sourceMd5, untrained, description };
+  if (precision === 'fp32')
+    return { source: manifest.source, md5: manifest.sourceMd5, untrained, description, precision };
+  const int8 = manifest.files.int8;
+  const q = manifest.quantization;
+  if (int8 === undefined || q === undefined) throw int8Missing(manifest);
+  return {
+    source: manifest.source,
+    md5: int8ModelMd5(manifest.sourceMd5, int8.sha256),
+    untrained,
+    description: `${description}, int8 (QDQ, ${q.activations.method} ${q.activations.percentile} on ${q.calibration.images} images)`,
+    precision,
+  };
+}
+
+/** MODEL_NOT_FOUND: int8 asked for, and `lookalike models quantize` has not been run. */
+export function int8Missing(manifest: Manifest): LookalikeError {
+  return new LookalikeError(
+    'MODEL_NOT_FOUND',
+    `No int8 model for ${manifest.sourceName} (run \`lookalike models quantize\`)`,
+    {
+      details: { hint: 'npx lookalike models quantize [--calibration DIR]' },
+      userMessage: 'There is no int8 model yet. Run `npx lookalike models quantize`, or set LOOKALIKE_PRECISION=fp32.',
+    },
+  );
 }

@@ -13,6 +13,7 @@ import { readKerasWeights, writeKerasWeights } from './hdf5.js';
 import { MODEL_ID, type NamingScheme, OFFICIAL_WEIGHTS_MD5, RESNET50_PARAMETERS } from './layout.js';
 import {
   hashFile,
+  INT8_ONNX_FILE,
   MANIFEST_FILE,
   type Manifest,
   ONNX_FILE,
@@ -123,6 +124,8 @@ export async function convertWeightsFile(options: ConvertOptions): Promise<Conve
     // Invalidate the old set first, then move the new files in, then write the manifest.
     await rm(join(modelsDir, MANIFEST_FILE), { force: true });
     await rm(join(modelsDir, TFJS_DIR), { recursive: true, force: true });
+    // An int8 model quantized from the replaced fp32 one no longer matches: `models quantize` again.
+    await rm(join(modelsDir, INT8_ONNX_FILE), { force: true });
     await rename(join(staging, TFJS_DIR), join(modelsDir, TFJS_DIR));
     await rename(join(staging, ONNX_FILE), join(modelsDir, ONNX_FILE));
     await writeManifest(modelsDir, manifest);

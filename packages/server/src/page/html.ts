@@ -53,7 +53,7 @@ export function renderPage(options: PageOptions): string {
     <section aria-label="Results">
       <div id="error" class="banner error" data-testid="error" role="alert" hidden></div>
       <div id="notices"></div>
-      <div id="results-head" class="results-head" hidden><h2>Closest matches</h2><span id="results-info"></span></div>
+      <div id="results-head" class="results-head" hidden><h2 id="results-title">Closest matches</h2><span id="results-info"></span></div>
       <div id="grid"><div class="empty">Your 6 closest catalog items will appear here.</div></div>
       <details id="collage" class="collage" data-testid="collage" hidden open>
         <summary>Collage (what the chat bots post)</summary>

@@ -2,6 +2,8 @@
  * The local page's script (plain browser JS, inlined; no bundler, no external assets).
  * Kept free of template literals so it can live in a TypeScript string.
  */
+import { MAX_EXCLUDE } from '@lookalike/core';
+
 export const PAGE_JS = `
 (function () {
   'use strict';
@@ -10,7 +12,7 @@ export const PAGE_JS = `
   var notices = $('notices'), banner = $('untrained-banner'), statusEl = $('status');
   var gender = $('gender'), articleType = $('articleType'), collage = $('collage'), collageImg = $('collage-img');
   var preview = $('preview'), previewImg = $('preview-img'), previewName = $('preview-name');
-  var head = $('results-head'), headInfo = $('results-info');
+  var head = $('results-head'), headInfo = $('results-info'), headTitle = $('results-title');
   var lastFile = null, busy = false, pending = null, previewUrl = null;
 
   function el(tag, cls, text) {
@@ -67,6 +69,21 @@ export const PAGE_JS = `
     }).catch(function () {});
   }
 
+  /** Only http(s) links become clickable (the server already drops other schemes). */
+  function safeHref(u) { return typeof u === 'string' && /^https?:\\/\\//i.test(u) ? u : null; }
+
+  /**
+   * The chain a "More like this" press continues: what this answer excluded, then its results;
+   * the newest ${MAX_EXCLUDE} ids (the server's limit), so a long chain never turns into an error.
+   */
+  function chainOf(a) {
+    var seen = {}, out = [];
+    (a.excluded || []).concat(a.results.map(function (r) { return r.id; })).forEach(function (id) {
+      if (!seen[id]) { seen[id] = true; out.push(id); }
+    });
+    return out.slice(-${MAX_EXCLUDE});
+  }
+
   function renderResults(a) {
     grid.textContent = '';
     notices.textContent = '';
@@ -78,6 +95,8 @@ export const PAGE_JS = `
       notices.appendChild(b);
     });
     head.hidden = false;
+    var source = a.sourceItemId ? a.moreOf || 'this item' : null;
+    headTitle.textContent = source ? 'More like ' + source : 'Closest matches';
     headInfo.textContent = a.results.length + ' result' + (a.results.length === 1 ? '' : 's') + ' · request ' + a.requestId;
     if (a.results.length === 0) {
       grid.appendChild(el('div', 'empty', 'Nothing in the catalog matches these filters.'));
@@ -85,6 +104,7 @@ export const PAGE_JS = `
     a.results.forEach(function (r) {
       var card = el('article', 'card');
       card.setAttribute('data-testid', 'result-card');
+      card.setAttribute('data-item-id', r.id);
       var box = el('div', 'img');
       var img = el('img');
       img.src = r.imageUrl; img.alt = r.name; img.loading = 'lazy';
@@ -92,19 +112,76 @@ export const PAGE_JS = `
       card.appendChild(box);
       card.appendChild(el('div', 'rank', String(r.rank)));
       var body = el('div', 'body');
-      var name = el('div', 'name', r.name); name.title = r.name;
+      var name = el('div', 'name');
+      var href = safeHref(r.link);
+      if (href) {
+        var link = el('a', '', r.name);
+        link.href = href; link.target = '_blank'; link.rel = 'noopener noreferrer';
+        link.setAttribute('data-testid', 'result-link');
+        name.appendChild(link);
+      } else {
+        name.textContent = r.name;
+      }
+      name.title = r.name;
       body.appendChild(name);
+      if (r.price) {
+        var price = el('div', 'price', r.price);
+        price.setAttribute('data-testid', 'result-price');
+        body.appendChild(price);
+      }
       body.appendChild(el('div', 'sub', r.subtitle || '—'));
       var sim = el('div', 'sim');
       var bar = el('div', 'bar'); var fill = el('i'); fill.style.width = Math.round(Math.max(0, Math.min(1, r.similarity)) * 100) + '%'; bar.appendChild(fill);
       sim.appendChild(bar);
       sim.appendChild(el('span', '', pct(r.similarity) + '% similar'));
       body.appendChild(sim);
+      var more = el('button', 'more', 'More like this');
+      more.type = 'button';
+      more.setAttribute('data-testid', 'more-like-this');
+      more.addEventListener('click', function () { moreLike(a, r); });
+      body.appendChild(more);
       card.appendChild(body);
       grid.appendChild(card);
     });
     collageImg.src = a.collage;
     collage.hidden = false;
+  }
+
+  function showFailure(res) {
+    grid.textContent = '';
+    head.hidden = true;
+    collage.hidden = true;
+    showError((res.body && res.body.error && res.body.error.message) || 'Something went wrong. Please try again.');
+  }
+
+  function waiting(text) {
+    grid.textContent = '';
+    var wait = el('div', 'empty'); wait.appendChild(el('span', 'spinner')); wait.appendChild(document.createTextNode('  ' + text));
+    grid.appendChild(wait);
+  }
+
+  /** "More like this" on a result: the item's stored vector searched again, the chain left out. */
+  function moreLike(a, r) {
+    if (busy) return;
+    busy = true;
+    document.body.setAttribute('data-busy', 'true');
+    showError('');
+    waiting('Looking for more like ' + r.name + '…');
+    var body = JSON.stringify({ itemId: r.id, filters: a.filters || {}, exclude: chainOf(a) });
+    fetch('/api/more', { method: 'POST', headers: { 'content-type': 'application/json' }, body: body }).then(function (res) {
+      return res.json().then(function (b) { return { ok: res.ok, body: b }; });
+    }).then(function (res) {
+      if (!res.ok) { showFailure(res); return; }
+      res.body.moreOf = r.name;
+      renderResults(res.body);
+    }).catch(function () {
+      grid.textContent = '';
+      showError('The server did not answer. Is lookalike still running?');
+    }).then(function () {
+      busy = false;
+      document.body.removeAttribute('data-busy');
+      if (pending) { var next = pending; pending = null; search(next); }
+    });
   }
 
   function search(file) {
@@ -121,9 +198,7 @@ export const PAGE_JS = `
     previewImg.src = previewUrl;
     previewName.textContent = file.name || 'pasted image';
     preview.hidden = false;
-    grid.textContent = '';
-    var wait = el('div', 'empty'); wait.appendChild(el('span', 'spinner')); wait.appendChild(document.createTextNode('  Looking for lookalikes…'));
-    grid.appendChild(wait);
+    waiting('Looking for lookalikes…');
     var form = new FormData();
     form.append('k', '6');
     if (gender.value) form.append('gender', gender.value);
@@ -132,13 +207,7 @@ export const PAGE_JS = `
     fetch('/api/similar', { method: 'POST', body: form }).then(function (r) {
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (res) {
-      if (!res.ok) {
-        grid.textContent = '';
-        head.hidden = true;
-        collage.hidden = true;
-        showError((res.body && res.body.error && res.body.error.message) || 'Something went wrong. Please try again.');
-        return;
-      }
+      if (!res.ok) { showFailure(res); return; }
       renderResults(res.body);
     }).catch(function () {
       grid.textContent = '';

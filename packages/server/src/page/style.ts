@@ -49,6 +49,12 @@ select { font: inherit; padding: 7px 10px; border-radius: 9px; border: 1px solid
 .card .rank { position: absolute; top: 10px; left: 10px; width: 30px; height: 30px; border-radius: 50%; background: rgba(17,24,39,.88); color: #fff; display: grid; place-items: center; font-weight: 700; font-size: 14px; }
 .card .body { padding: 10px 12px 12px; }
 .card .name { font-weight: 700; font-size: 14px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.card .name a { color: inherit; text-decoration: none; }
+.card .name a:hover, .card .name a:focus-visible { color: var(--accent); text-decoration: underline; }
+.card .price { font-weight: 700; font-size: 13.5px; margin-top: 2px; }
+.card .more { margin-top: 10px; width: 100%; background: var(--accent-soft); color: var(--accent); border: 1px solid #c7d2fe; border-radius: 9px; padding: 6px 10px; font: inherit; font-size: 13px; font-weight: 600; cursor: pointer; }
+.card .more:hover { background: #e0e7ff; }
+.card .more:focus-visible { outline: 3px solid #a5b4fc; outline-offset: 2px; }
 .card .sub { color: var(--muted); font-size: 12.5px; margin-top: 2px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .card .sim { display: flex; align-items: center; gap: 8px; margin-top: 8px; font-weight: 700; color: var(--accent); font-size: 13px; }
 .card .bar { flex: 1; height: 7px; background: #e5e7eb; border-radius: 4px; overflow: hidden; }

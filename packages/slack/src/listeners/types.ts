@@ -3,7 +3,7 @@
  * dependencies every listener shares.
  */
 import type { ThrottleClock } from '@lookalike/chat';
-import type { EventClaims, Logger, SimilarityService } from '@lookalike/core';
+import type { EventClaims, FeedbackRecorder, Logger, SimilarityService } from '@lookalike/core';
 import type { SlackApi } from '../api.js';
 import type { SlackFile } from '../files.js';
 
@@ -38,6 +38,8 @@ export interface SlackDeps {
   stopping(): boolean;
   /** Time for the history window and the progress throttle. @defaultValue the system clock */
   clock?: ThrottleClock | undefined;
+  /** Records posted answers and 👍/👎 on them. @defaultValue none (nothing recorded) */
+  feedback?: FeedbackRecorder | undefined;
 }
 
 /** Posts a private (ephemeral) answer to a command or shortcut through its response_url. */
@@ -119,5 +121,25 @@ export interface ReindexButtonPress {
 /** What the button listener gets: the press and a private answer to the presser. */
 export interface ReindexButtonEvent {
   press: ReindexButtonPress;
+  respond: Respond;
+}
+
+/** A press of a result's "More like this" button, as the listener reads it. */
+export interface MoreButtonPress {
+  /** Who pressed. */
+  user: string;
+  team: string | undefined;
+  /** The button's value (JSON `{ itemId, filters, exclude }`), unchecked. */
+  value: string | undefined;
+  /** The answer the button is on. */
+  channel: string;
+  ts: string;
+  /** The thread the answer is in (the new answer goes there too); the answer's ts when it is not in one. */
+  threadTs: string;
+}
+
+/** What the "More like this" listener gets: the press and a private answer to the presser. */
+export interface MoreButtonEvent {
+  press: MoreButtonPress;
   respond: Respond;
 }

@@ -1,0 +1,10 @@
+export { normaliseAvailability } from './availability.js';
+export { FEED_ROW_CODES, type FeedRowCode, type FeedRowSkip } from './codes.js';
+export { type CsvOptions, type CsvProblem, type CsvRow, csvRows, isCsvProblem, parseCsvText } from './csv.js';
+export type { CsvProblemReason } from './csv-framer.js';
+export { detectFeedFormat } from './detect.js';
+export { productMetadata } from './metadata.js';
+export { formatPrice, parsePrice } from './price.js';
+export { readFeed } from './read-feed.js';
+export type * from './types.js';
+export { FEED_FIELDS } from './types.js';
