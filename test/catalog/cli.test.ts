@@ -221,7 +221,7 @@ describe('lookalike CLI: catalog commands', () => {
     }
     assert.ok(!existsSync(join(ROOT, 'loop-data')), 'no command did any work');
     const models = await lookalike(['models', '--help']);
-    assert.match(models.stdout, /^Usage: lookalike models fetch\|init\|info \[options\]/);
+    assert.match(models.stdout, /^Usage: lookalike models fetch\|init\|info\|quantize \[options\]/);
     assert.match(
       models.stdout,
       /Sub-commands:\n {2}lookalike models fetch \[--url URL\]/,
