@@ -84,11 +84,13 @@ export function renderAnswer(answer: Answer, intro?: string): { text: string; bl
   const notes = renderNotices(answer.notices);
   notes.push(`Model: ${escapeMrkdwn(answer.weights.description)}`);
   blocks.push({ type: 'context', elements: notes.map((text) => ({ type: 'mrkdwn', text })) });
-  // The fallback text is mrkdwn too (notifications, clients without blocks): escaped like the
-  // blocks, so a product title from a feed cannot `<!channel>` anyone or masquerade as a link.
-  const text = [heading, ...answer.results.map(formatResultLine), ...answer.notices.map((n) => n.text)]
-    .map(escapeMrkdwn)
-    .join('\n');
+  // The fallback text is mrkdwn too (notifications, clients without blocks): the results and
+  // notices are escaped like the blocks, so a product title from a feed cannot `<!channel>` anyone
+  // or masquerade as a link. The heading is the caller's own text (it may mention the asker).
+  const text = [
+    heading,
+    ...[...answer.results.map(formatResultLine), ...answer.notices.map((n) => n.text)].map(escapeMrkdwn),
+  ].join('\n');
   return { text, blocks };
 }
 
