@@ -6,7 +6,7 @@
  */
 import { jsonParser, type Token } from 'stream-json/parser.js';
 import { type FeedRowSkip, feedInvalid, skip } from './codes.js';
-import type { RawRecord, RawValue } from './product.js';
+import { type RawRecord, recordOf } from './product.js';
 
 /** stream-chain's "no value" marker: flushes the parser at the end of the input. */
 const NONE = Symbol.for('object-stream.none');
@@ -41,24 +41,9 @@ function asText(v: JsonValue): string | undefined {
   return JSON.stringify(toPlain(v));
 }
 
-/** A product object's keys and values; arrays become lists of text. */
+/** A product object's keys and values (arrays become lists of text). */
 export function objectRecord(obj: JsonObject, line: number): RawRecord {
-  const names: string[] = [];
-  const values: RawValue[] = [];
-  for (const [k, v] of obj.entries) {
-    if (Array.isArray(v)) {
-      const list = v.map(asText).filter((x): x is string => x !== undefined);
-      if (list.length === 0) continue;
-      names.push(k);
-      values.push(list);
-      continue;
-    }
-    const text = asText(v);
-    if (text === undefined) continue;
-    names.push(k);
-    values.push(text);
-  }
-  return { line, names, values };
+  return recordOf(obj.entries, asText, line);
 }
 
 /** Assembles the elements of the top-level array from tokens. */

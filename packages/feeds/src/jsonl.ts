@@ -5,7 +5,7 @@
  */
 import { jsonlParser } from 'stream-json/jsonl/parser.js';
 import { type FeedRowSkip, skip } from './codes.js';
-import type { RawRecord, RawValue } from './product.js';
+import { type RawRecord, recordOf } from './product.js';
 
 const LF = 0x0a;
 const BAD = Symbol('bad line');
@@ -25,22 +25,7 @@ function asText(v: unknown): string | undefined {
 
 /** A parsed line's keys and values (arrays become lists of text). */
 export function plainRecord(obj: Record<string, unknown>, line: number): RawRecord {
-  const names: string[] = [];
-  const values: RawValue[] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    if (Array.isArray(v)) {
-      const list = v.map(asText).filter((x): x is string => x !== undefined);
-      if (list.length === 0) continue;
-      names.push(k);
-      values.push(list);
-      continue;
-    }
-    const text = asText(v);
-    if (text === undefined) continue;
-    names.push(k);
-    values.push(text);
-  }
-  return { line, names, values };
+  return recordOf(Object.entries(obj), asText, line);
 }
 
 export async function* jsonlRecords(

@@ -17,6 +17,33 @@ export interface RawRecord {
   values: readonly RawValue[];
 }
 
+/**
+ * A record from an object's (name, value) pairs: an array becomes the list of its elements'
+ * texts, and a value (or array) without text is left out. `asText` is the format's own reading.
+ */
+export function recordOf<V>(
+  entries: Iterable<readonly [string, V]>,
+  asText: (v: V) => string | undefined,
+  line: number,
+): RawRecord {
+  const names: string[] = [];
+  const values: RawValue[] = [];
+  for (const [k, v] of entries) {
+    if (Array.isArray(v)) {
+      const list = (v as V[]).map(asText).filter((x): x is string => x !== undefined);
+      if (list.length === 0) continue;
+      names.push(k);
+      values.push(list);
+      continue;
+    }
+    const text = asText(v);
+    if (text === undefined) continue;
+    names.push(k);
+    values.push(text);
+  }
+  return { line, names, values };
+}
+
 export interface BuildContext {
   baseUrl?: string | undefined;
   currency?: string | undefined;
